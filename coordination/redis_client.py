@@ -127,10 +127,15 @@ def sync_client(settings: Settings, url: str | None = None) -> CoordRedis:
         client.coord_url = sentinel_url(settings)
         return client
     target = url or effective_url(settings)
-    client = cast(
-        CoordRedis,
-        CoordRedis.from_url(target, max_connections=settings.redis.max_connections, **kwargs),
+    # A blocking pool: past max_connections callers wait for a free connection instead of
+    # failing with "Too many connections".
+    pool = redis.BlockingConnectionPool.from_url(
+        target,
+        max_connections=settings.redis.max_connections,
+        timeout=settings.redis.socket_timeout,
+        **kwargs,
     )
+    client = cast(CoordRedis, CoordRedis.from_pool(pool))  # from_pool: close() closes the pool
     client.coord_url = mask_url(target)
     return client
 
@@ -152,9 +157,12 @@ def async_client(settings: Settings, url: str | None = None) -> AsyncCoordRedis:
         client.coord_url = sentinel_url(settings)
         return client
     target = url or effective_url(settings)
-    client = cast(
-        AsyncCoordRedis,
-        AsyncCoordRedis.from_url(target, max_connections=settings.redis.max_connections, **kwargs),
+    pool = redis.asyncio.BlockingConnectionPool.from_url(
+        target,
+        max_connections=settings.redis.max_connections,
+        timeout=settings.redis.socket_timeout,
+        **kwargs,
     )
+    client = cast(AsyncCoordRedis, AsyncCoordRedis.from_pool(pool))
     client.coord_url = mask_url(target)
     return client
