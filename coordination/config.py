@@ -127,6 +127,17 @@ class ContainerSettings(_Section):
     health_check_interval: PositiveFloat = 30
     resource_limits: dict[str, Quantity] = Field(default_factory=_default_limits)
     runtime: Literal["auto", "docker", "process"] = "auto"
+    restart_backoff_base: PositiveFloat = 0.5
+    restart_backoff_max: PositiveFloat = 60
+    max_restarts: Annotated[int, Field(ge=0)] = 5
+    restart_reset_after: PositiveFloat = 60
+    destroyed_ttl: PositiveFloat = 86400
+    log_dir: str | None = None
+    network_mode: str = "none"
+    default_image: str = "coordination-agent:latest"
+    process_command: list[str] = Field(
+        default_factory=lambda: ["coord", "worker", "--name", "{agent_id}"]
+    )
 
 
 class RegistrySettings(_Section):
@@ -134,6 +145,15 @@ class RegistrySettings(_Section):
     health_check_interval: PositiveFloat = 30
     heartbeat_timeout: PositiveFloat = 90
     max_services: PositiveInt = 1000
+    offline_retention: PositiveFloat = 3600
+    failures_before_unhealthy: PositiveInt = 3
+    successes_before_healthy: PositiveInt = 2
+    health_check_timeout: PositiveFloat = 5.0
+    health_check_concurrency: PositiveInt = 50
+    history_size: PositiveInt = 100
+    ejection_consecutive_failures: PositiveInt = 3
+    ejection_base_time: PositiveFloat = 30.0
+    ejection_max_time: PositiveFloat = 300.0
 
 
 class SchedulerSettings(_Section):
@@ -141,6 +161,14 @@ class SchedulerSettings(_Section):
     task_timeout_check_interval: PositiveFloat = 30
     default_strategy: SchedulingStrategy = SchedulingStrategy.FIFO
     max_retries: Annotated[int, Field(ge=0)] = 3
+    worker_ttl: PositiveFloat = Field(default=30, description="seconds a worker lives per heartbeat")
+    lease_ttl: PositiveFloat | None = Field(default=None, description="None = the worker's ttl")
+    start_timeout: PositiveFloat = 30
+    retry_backoff_base: PositiveFloat = 1.0
+    retry_backoff_max: PositiveFloat = 300.0
+    max_payload_bytes: PositiveInt = 1024 * 1024
+    task_ttl: PositiveFloat = 7 * 24 * 3600
+    dispatch_scan_limit: PositiveInt = 1000
 
 
 class CelerySettings(_Section):
@@ -149,6 +177,26 @@ class CelerySettings(_Section):
     flower_port: Annotated[int, Field(ge=1, le=65535)] = 5555
     flower_user: str = "admin"
     flower_password: SecretStr = SecretStr("coordination")
+    imports: list[str] = Field(
+        default_factory=list, description="modules with your Celery tasks, imported by workers"
+    )
+    heartbeat_interval: PositiveFloat = Field(
+        default=2.0, description="seconds between worker heartbeats (renews leases)"
+    )
+    worker_ttl: PositiveFloat = Field(
+        default=6.0, description="a worker silent this long is dead; its tasks are requeued"
+    )
+    dispatch_interval: PositiveFloat = Field(
+        default=1.0, description="safety-net dispatch period of each worker's dispatcher"
+    )
+    timeout_grace: PositiveFloat = Field(
+        default=5.0, description="seconds between a task's soft and hard time limit"
+    )
+    beat_lock_timeout: PositiveInt = Field(
+        default=5, description="seconds: a standby beat takes over this long after the leader dies"
+    )
+    beat_max_loop_interval: PositiveFloat = 1.0
+    stats_interval: PositiveFloat = Field(default=60.0, description="stats snapshot period")
 
     @field_validator("broker_url")
     @classmethod
