@@ -1,0 +1,273 @@
+-- task_bind: bind PENDING tasks to fitting live workers, each RUNNING with attempt + 1 and a lease.
+-- KEYS[1] task hash base "{p}:task:"    KEYS[2] queue priority zset base "{p}:tqp:"
+-- KEYS[3] queue fifo zset base "{p}:tqf:" KEYS[4] worker hash base "{p}:tw:"
+-- KEYS[5] worker task set base "{p}:twt:" (per-id keys are base .. id: same hash tag, same slot)
+-- KEYS[6] workers zset (score = expiry ms)  KEYS[7] worker names zset (score 0, byte order)
+-- KEYS[8] leases zset  KEYS[9] unstarted zset  KEYS[10] deadlines zset  KEYS[11] stats hash
+-- KEYS[12] round robin cursor (id of the worker chosen last)
+-- ARGV[1] mode: push (any fitting worker, up to limit) | pull (ARGV[9] only) | cas (ARGV[10] to ARGV[9])
+-- ARGV[2] task order: fifo | priority     ARGV[3] worker choice: rr | ll | wrr
+-- ARGV[4] limit   ARGV[5] max concurrent RUNNING tasks   ARGV[6] lease ms ("" = the worker's ttl)
+-- ARGV[7] start timeout ms
+-- ARGV[8] scan limit (unfitting tasks skipped before giving up)   ARGV[9] worker id (pull, cas)
+-- ARGV[10] task id (cas)   ARGV[11] pull: ttl ms to register an unknown worker implicitly ("" = no);
+--   cas: "start" to start the task at once (the caller executes it)
+-- Returns: {reason, task1, task2, ...}, each task a flat field/value list after binding
+--   (push: the fields of an Assignment; pull and cas: the whole task hash).
+--   reason: ok | max_concurrent | no_worker | task_gone | no_fit
+-- A pull binding is also started (the caller is the executor); a push/cas binding must be
+-- started (task_lifecycle start) before the start timeout or the lease sweep requeues it.
+local mode, order, choice = ARGV[1], ARGV[2], ARGV[3]
+local limit, maxc = tonumber(ARGV[4]), tonumber(ARGV[5])
+local lease_ms, start_ms, scan = tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+
+local function parse_res(s)
+  local r = {}
+  for name, amount in string.gmatch(s or '', '([^,=]+)=([^,]+)') do r[name] = tonumber(amount) end
+  return r
+end
+
+local function format_res(r)
+  local parts = {}
+  for name, amount in pairs(r) do
+    if amount ~= 0 then parts[#parts + 1] = name .. '=' .. string.format('%.0f', amount) end
+  end
+  table.sort(parts)
+  return table.concat(parts, ',')
+end
+
+local function load_worker(id)
+  local f = redis.call('HMGET', KEYS[4] .. id, 'cap', 'inflight', 'weight', 'queues', 'types',
+    'rcap', 'rused', 'drain', 'load', 'cw', 'exp', 'ttl')
+  if not f[1] then return nil end
+  local w = {id = id, cap = tonumber(f[1]), inflight = tonumber(f[2]) or 0,
+    weight = tonumber(f[3]) or 1, queues = {}, qlist = {}, types = nil, rcap = nil,
+    rused = parse_res(f[7]), drain = f[8] == '1', load = tonumber(f[9]) or 0,
+    cw = tonumber(f[10]) or 0, exp = tonumber(f[11]) or 0, ttl = tonumber(f[12]), dirty = false}
+  for q in string.gmatch(f[4] or '', '[^,]+') do
+    w.queues[q] = true
+    w.qlist[#w.qlist + 1] = q
+  end
+  if f[5] and f[5] ~= '' then
+    w.types = {}
+    for ty in string.gmatch(f[5], '[^,]+') do w.types[ty] = true end
+  end
+  if f[6] and f[6] ~= '' then w.rcap = parse_res(f[6]) end
+  return w
+end
+
+local function has_slot(w)
+  return w.exp > now and not w.drain and w.inflight < w.cap
+end
+
+local function fits(w, task)
+  if not has_slot(w) or not w.queues[task.queue] then return false end
+  if w.types and not w.types[task.type] then return false end
+  if w.rcap then
+    for name, amount in pairs(task.res) do
+      if (w.rcap[name] or 0) - (w.rused[name] or 0) < amount then return false end
+    end
+  end
+  return true
+end
+
+-- a less loaded than b: lower inflight/capacity (exact, cross-multiplied), then lower load
+local function less_loaded(a, b)
+  local x, y = a.inflight * b.cap, b.inflight * a.cap
+  if x ~= y then return x < y end
+  return a.load < b.load
+end
+
+local rr_pos = nil
+local rr_chosen = nil
+
+local function choose(wlist, task)
+  if choice == 'rr' then
+    local n = #wlist
+    if rr_pos == nil then
+      rr_pos = 0
+      local cursor = redis.call('GET', KEYS[12])
+      if cursor then rr_pos = redis.call('ZLEXCOUNT', KEYS[7], '-', '[' .. cursor) end
+    end
+    for step = 1, n do
+      local i = (rr_pos + step - 1) % n + 1
+      if fits(wlist[i], task) then
+        rr_pos = i
+        rr_chosen = wlist[i].id
+        return wlist[i]
+      end
+    end
+    return nil
+  end
+  local best = nil
+  local total = 0
+  for _, w in ipairs(wlist) do
+    if fits(w, task) then
+      if choice == 'wrr' then
+        w.cw = w.cw + w.weight
+        total = total + w.weight
+        w.dirty = true
+        if best == nil or w.cw > best.cw then best = w end
+      elseif best == nil or less_loaded(w, best) then
+        best = w
+      end
+    end
+  end
+  if best and choice == 'wrr' then best.cw = best.cw - total end
+  return best
+end
+
+local function load_task(id)
+  local f = redis.call('HMGET', KEYS[1] .. id, 'status', 'queue', 'type', 'res', 'timeout',
+    'attempt', 'start')
+  if not f[1] then return nil end
+  return {id = id, status = f[1], queue = f[2], type = f[3], res = parse_res(f[4]),
+    timeout = tonumber(f[5]), attempt = tonumber(f[6]) or 0, start = f[7]}
+end
+
+local running = tonumber(redis.call('HGET', KEYS[11], 'running') or '0')
+local out = {'ok'}
+
+local function bind(task, w, started)
+  local key = KEYS[1] .. task.id
+  local attempt = task.attempt + 1
+  if started then
+    redis.call('HSET', key, 'status', 'running', 'worker', w.id, 'bound', now, 'attempt', attempt,
+      'start', now)
+  else
+    redis.call('HSET', key, 'status', 'running', 'worker', w.id, 'bound', now, 'attempt', attempt)
+    if task.start then redis.call('HDEL', key, 'start') end
+  end
+  redis.call('ZREM', KEYS[2] .. task.queue, task.id)
+  redis.call('ZREM', KEYS[3] .. task.queue, task.id)
+  redis.call('ZADD', KEYS[8], now + (lease_ms or w.ttl or 30000), task.id)
+  redis.call('SADD', KEYS[5] .. w.id, task.id)
+  if started then
+    if task.timeout then redis.call('ZADD', KEYS[10], now + math.floor(task.timeout * 1000), task.id) end
+  else
+    redis.call('ZADD', KEYS[9], now + start_ms, task.id)
+  end
+  w.inflight = w.inflight + 1
+  for name, amount in pairs(task.res) do w.rused[name] = (w.rused[name] or 0) + amount end
+  w.dirty = true
+  running = running + 1
+  if mode == 'push' then
+    -- only what an Assignment needs (a pull caller gets the whole task)
+    local f = redis.call('HMGET', key, 'name', 'type', 'payload', 'timeout', 'prio')
+    out[#out + 1] = {'id', task.id, 'attempt', attempt, 'worker', w.id, 'queue', task.queue,
+      'name', f[1], 'type', f[2], 'payload', f[3], 'timeout', f[4], 'prio', f[5]}
+  else
+    out[#out + 1] = redis.call('HGETALL', key)
+  end
+end
+
+local function save(wlist)
+  for _, w in ipairs(wlist) do
+    if w.dirty then
+      redis.call('HSET', KEYS[4] .. w.id, 'inflight', w.inflight, 'rused', format_res(w.rused), 'cw', w.cw)
+    end
+  end
+  local bound = #out - 1
+  if bound > 0 then
+    redis.call('HINCRBY', KEYS[11], 'running', bound)
+    redis.call('HINCRBY', KEYS[11], 'pending', -bound)
+  end
+  if rr_chosen then redis.call('SET', KEYS[12], rr_chosen) end
+end
+
+if running >= maxc then return {'max_concurrent'} end
+
+if mode == 'cas' then
+  local w = load_worker(ARGV[9])
+  if not w then return {'no_worker'} end
+  local task = load_task(ARGV[10])
+  if not task or task.status ~= 'pending' or not redis.call('ZSCORE', KEYS[2] .. task.queue, task.id) then
+    return {'task_gone'}
+  end
+  if not fits(w, task) then return {'no_fit'} end
+  bind(task, w, ARGV[11] == 'start')
+  save({w})
+  return out
+end
+
+local wlist = {}
+if mode == 'pull' then
+  local id = ARGV[9]
+  local w = load_worker(id)
+  if (not w or w.exp <= now) and ARGV[11] ~= '' then
+    local exp = now + tonumber(ARGV[11])
+    if not w then
+      redis.call('HSET', KEYS[4] .. id, 'id', id, 'cap', 1, 'inflight', 0, 'weight', 1,
+        'queues', 'default', 'types', '', 'rcap', '', 'rused', '', 'drain', 0, 'load', 0, 'cw', 0,
+        'reg', now, 'ttl', ARGV[11], 'implicit', 1)
+    end
+    redis.call('HSET', KEYS[4] .. id, 'exp', exp)
+    redis.call('ZADD', KEYS[6], exp, id)
+    redis.call('ZADD', KEYS[7], 0, id)
+    w = load_worker(id)
+  end
+  if not w or w.exp <= now then return {'no_worker'} end
+  wlist[1] = w
+  choice = 'll' -- one worker: nothing to choose, and no round-robin/weighted state to move
+  limit = 1
+else
+  for _, id in ipairs(redis.call('ZRANGE', KEYS[7], 0, -1)) do
+    -- a name without a record stays in the list (never fits) so positions match ZLEXCOUNT
+    wlist[#wlist + 1] = load_worker(id) or {id = id, cap = 0, inflight = 0, weight = 0,
+      queues = {}, qlist = {}, rused = {}, drain = true, load = 0, cw = 0, exp = 0}
+  end
+end
+
+-- candidate queues: those served by a worker with a free slot
+local qstates, seen = {}, {}
+for _, w in ipairs(wlist) do
+  if has_slot(w) then
+    for _, q in ipairs(w.qlist) do
+      if not seen[q] then
+        seen[q] = true
+        local key = (order == 'fifo') and (KEYS[3] .. q) or (KEYS[2] .. q)
+        qstates[#qstates + 1] = {key = key, off = 0, head = nil, score = nil, done = false}
+      end
+    end
+  end
+end
+
+local function peek(qs)
+  local r = redis.call('ZRANGE', qs.key, qs.off, qs.off, 'WITHSCORES')
+  if r[1] then qs.head, qs.score = r[1], tonumber(r[2]) else qs.done = true end
+end
+
+local skipped = 0
+while #out - 1 < limit and running < maxc do
+  local best = nil
+  for _, qs in ipairs(qstates) do
+    if qs.head == nil and not qs.done then peek(qs) end
+    if qs.head and (best == nil or qs.score < best.score) then best = qs end
+  end
+  if best == nil then break end
+  local task = load_task(best.head)
+  if task == nil or task.status ~= 'pending' then
+    -- an index entry without a pending task behind it: drop it (malformed data is skipped)
+    if task then
+      redis.call('ZREM', KEYS[2] .. task.queue, best.head)
+      redis.call('ZREM', KEYS[3] .. task.queue, best.head)
+    end
+    redis.call('ZREM', best.key, best.head)
+    best.head = nil
+  else
+    local w = choose(wlist, task)
+    if w then
+      bind(task, w, mode == 'pull')
+      best.head = nil
+    else
+      best.off = best.off + 1
+      best.head = nil
+      skipped = skipped + 1
+      if skipped > scan then break end
+    end
+  end
+end
+save(wlist)
+return out

@@ -1,0 +1,215 @@
+"""SyncTaskScheduler: the same API as TaskScheduler without ``await``, on the same operations."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from coordination.config import Settings
+from coordination.enums import SchedulingStrategy, TaskStatus
+from coordination.redis_client import CoordRedis, sync_client
+from coordination.scheduler import listing, operations, worker_ops
+from coordination.scheduler.io import Operation, run_sync
+from coordination.scheduler.models import (
+    Assignment,
+    TaskInfo,
+    TaskSpec,
+    TransitionResult,
+    WorkerInfo,
+)
+from coordination.scheduler.scheduling_policy import SchedulingPolicy
+from coordination.scheduler.task_scheduler import SCRIPT_NAMES, SchedulerBase
+from coordination.scripts import Scripts, script_source
+
+
+class SyncTaskScheduler(SchedulerBase):
+    """The sync twin of TaskScheduler (for Celery code); connects on first use."""
+
+    def __init__(self, settings: Settings | None = None, *, policy: SchedulingPolicy | None = None):
+        super().__init__(settings, policy=policy)
+        self._client: CoordRedis | None = None
+        self._scripts: Scripts | None = None
+
+    def initialize(self) -> None:
+        """Connect and load the scripts (idempotent)."""
+        if self._client is None:
+            client = sync_client(self.settings)
+            for name in SCRIPT_NAMES:
+                client.script_load(script_source(name))
+            self._client, self._scripts = client, Scripts(client)
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = self._scripts = None
+
+    def _run(self, op: Operation[Any]) -> Any:
+        if self._client is None or self._scripts is None:
+            self.initialize()
+        assert self._client is not None and self._scripts is not None
+        return run_sync(self._client, self._scripts, op)
+
+    # -- submit ----------------------------------------------------------------------------
+    def submit_task(
+        self,
+        task_name: str,
+        task_type: str = "default",
+        priority: int = 0,
+        timeout: float | None = None,
+        resources: Mapping[str, str | int | float] | None = None,
+        args: Sequence[Any] | None = None,
+        kwargs: Mapping[str, Any] | None = None,
+        queue: str = "default",
+        max_retries: int | None = None,
+        countdown: float | None = None,
+        eta: Any = None,
+        idempotency_key: str | None = None,
+    ) -> str:
+        """Submit one task; returns its id (the earlier id if ``idempotency_key`` was seen)."""
+        op = self._submit_one(
+            task_name, task_type=task_type, priority=priority, timeout=timeout,
+            resources=resources, args=args, kwargs=kwargs, queue=queue, max_retries=max_retries,
+            countdown=countdown, eta=eta, idempotency_key=idempotency_key,
+        )  # fmt: skip
+        ids: list[str] = self._run(op)
+        return ids[0]
+
+    def submit_tasks(self, tasks: Iterable[TaskSpec | Mapping[str, Any]]) -> list[str]:
+        """Submit a batch in one round trip; all are validated before any is written."""
+        result: list[str] = self._run(operations.submit(self._ctx, list(tasks), batch=True))
+        return result
+
+    # -- binding ---------------------------------------------------------------------------
+    def dispatch(
+        self, limit: int = 100, strategy: SchedulingStrategy | str | None = None
+    ) -> list[Assignment]:
+        """Bind up to ``limit`` pending tasks to fitting live workers (push form)."""
+        result: list[Assignment] = self._run(
+            operations.dispatch(self._ctx, self.policy, limit, strategy)
+        )
+        return result
+
+    def get_next_task(
+        self, worker_id: str, strategy: SchedulingStrategy | str | None = None
+    ) -> TaskInfo | None:
+        """Bind and start the next task that fits ``worker_id`` (pull form), or None."""
+        result: TaskInfo | None = self._run(
+            operations.get_next(self._ctx, self.policy, worker_id, strategy)
+        )
+        return result
+
+    # -- transitions -----------------------------------------------------------------------
+    def start_task(self, task_id: str, attempt: int) -> TransitionResult:
+        result: TransitionResult = self._run(operations.start(self._ctx, task_id, attempt))
+        return result
+
+    def complete_task(
+        self,
+        task_id: str,
+        execution_time: float | None = None,
+        result: Any = None,
+        *,
+        attempt: int | None = None,
+    ) -> TransitionResult:
+        op = operations.complete(self._ctx, task_id, execution_time, result, attempt)
+        outcome: TransitionResult = self._run(op)
+        return outcome
+
+    def complete_tasks(self, items: Iterable[Any]) -> list[TransitionResult]:
+        """Complete many in one round trip: ids, Assignments or (task_id, attempt) pairs."""
+        result: list[TransitionResult] = self._run(operations.complete_many(self._ctx, items))
+        return result
+
+    def fail_task(
+        self, task_id: str, error: Any, *, attempt: int | None = None, retry: bool = True
+    ) -> TransitionResult:
+        result: TransitionResult = self._run(
+            operations.fail(self._ctx, task_id, error, attempt, retry)
+        )
+        return result
+
+    def timeout_task(self, task_id: str, *, attempt: int | None = None) -> TransitionResult:
+        result: TransitionResult = self._run(operations.timeout(self._ctx, task_id, attempt))
+        return result
+
+    def cancel_task(self, task_id: str) -> TransitionResult:
+        result: TransitionResult = self._run(operations.cancel(self._ctx, task_id))
+        return result
+
+    # -- reads -----------------------------------------------------------------------------
+    def get_task(self, task_id: str) -> TaskInfo | None:
+        result: TaskInfo | None = self._run(operations.get_task(self._ctx, task_id))
+        return result
+
+    def list_tasks(
+        self, status: TaskStatus | str | None = None, queue: str | None = None, limit: int = 100
+    ) -> list[TaskInfo]:
+        result: list[TaskInfo] = self._run(operations.list_tasks(self._ctx, status, queue, limit))
+        return result
+
+    def wait_for_task(self, task_id: str, timeout: float) -> TaskInfo:
+        """Return the task once terminal; TaskWaitTimeout after ``timeout`` seconds."""
+        result: TaskInfo = self._run(operations.wait_for_task(self._ctx, task_id, timeout))
+        return result
+
+    def get_scheduler_stats(self) -> dict[str, Any]:
+        result: dict[str, Any] = self._run(listing.stats(self._ctx))
+        return result
+
+    # -- workers ---------------------------------------------------------------------------
+    def register_worker(
+        self,
+        worker_id: str,
+        capacity: int,
+        *,
+        weight: int = 1,
+        queues: Sequence[str] = ("default",),
+        task_types: Sequence[str] | None = None,
+        resources: Mapping[str, str | int | float] | None = None,
+        ttl: float | None = None,
+    ) -> None:
+        """Create or update a worker (inflight and resources in use are kept)."""
+        self._run(
+            worker_ops.register(
+                self._ctx, worker_id=worker_id, capacity=capacity, weight=weight, queues=queues,
+                task_types=task_types, resources=resources, ttl=ttl,
+            )
+        )  # fmt: skip
+
+    def worker_heartbeat(
+        self, worker_id: str, *, load: float | None = None, ttl: float | None = None
+    ) -> int:
+        """Renew the worker and its leases; NotFoundError if it must register again."""
+        result: int = self._run(worker_ops.heartbeat(self._ctx, worker_id, load, ttl))
+        return result
+
+    def renew_leases(self, worker_id: str) -> int:
+        result: int = self._run(
+            worker_ops.heartbeat(self._ctx, worker_id, None, None, mode="leases")
+        )
+        return result
+
+    def set_worker_draining(self, worker_id: str, draining: bool = True) -> None:
+        self._run(worker_ops.set_draining(self._ctx, worker_id, draining))
+
+    def deregister_worker(self, worker_id: str) -> list[str]:
+        """Remove the worker; its RUNNING tasks go back to their queues at once."""
+        result: list[str] = self._run(worker_ops.deregister(self._ctx, worker_id))
+        return result
+
+    def list_workers(self) -> list[WorkerInfo]:
+        result: list[WorkerInfo] = self._run(worker_ops.read_workers(self._ctx))
+        return result
+
+    # -- sweeps (idempotent; beat calls them) ---------------------------------------------
+    def requeue_expired_leases(self) -> list[str]:
+        result: list[str] = self._run(operations.requeue_expired(self._ctx))
+        return result
+
+    def timeout_overdue_tasks(self) -> list[str]:
+        result: list[str] = self._run(operations.sweep(self._ctx, "timeout_overdue"))
+        return result
+
+    def promote_delayed_tasks(self) -> int:
+        result: list[str] = self._run(operations.sweep(self._ctx, "promote"))
+        return len(result)
