@@ -1,0 +1,1 @@
+"""celery beat: the maintenance schedule (from the settings) and its idempotent tasks."""

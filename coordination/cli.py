@@ -124,6 +124,16 @@ def show_redis(
         client.close()
 
 
+def _register_commands() -> None:
+    from coordination import cli_inspect, cli_run
+
+    cli_run.register(app)
+    cli_inspect.register(app)
+
+
+_register_commands()
+
+
 def run() -> None:
     """Console entry point: typed errors become one readable line and exit code 2."""
     try:

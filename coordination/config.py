@@ -161,7 +161,9 @@ class SchedulerSettings(_Section):
     task_timeout_check_interval: PositiveFloat = 30
     default_strategy: SchedulingStrategy = SchedulingStrategy.FIFO
     max_retries: Annotated[int, Field(ge=0)] = 3
-    worker_ttl: PositiveFloat = Field(default=30, description="seconds a worker lives per heartbeat")
+    worker_ttl: PositiveFloat = Field(
+        default=6, description="a worker silent this long is dead; its tasks are requeued"
+    )
     lease_ttl: PositiveFloat | None = Field(default=None, description="None = the worker's ttl")
     start_timeout: PositiveFloat = 30
     retry_backoff_base: PositiveFloat = 1.0
@@ -182,9 +184,6 @@ class CelerySettings(_Section):
     )
     heartbeat_interval: PositiveFloat = Field(
         default=2.0, description="seconds between worker heartbeats (renews leases)"
-    )
-    worker_ttl: PositiveFloat = Field(
-        default=6.0, description="a worker silent this long is dead; its tasks are requeued"
     )
     dispatch_interval: PositiveFloat = Field(
         default=1.0, description="safety-net dispatch period of each worker's dispatcher"

@@ -281,7 +281,12 @@ class CeleryKeys:
     @property
     def redbeat_prefix(self) -> str:
         """celery-redbeat keeps its schedule and leader lock under this prefix."""
-        return "{" + self.prefix + "}:beat:"
+        return "{" + self.prefix + "}:beat"
+
+    @property
+    def beat_lock(self) -> str:
+        """The single-beat leader lock (redbeat names it ``<prefix>:lock``)."""
+        return self.redbeat_prefix + ":lock"
 
     @property
     def events_channel(self) -> str:

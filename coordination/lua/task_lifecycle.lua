@@ -13,7 +13,8 @@
 --   start: id, attempt              complete: id, attempt|"", execution seconds|"", result|""
 --   complete_batch: n, then n x (id, attempt|"", execution seconds|"", result|"")
 --   fail: id, attempt|"", error, retry 0|1, backoff base ms, backoff max ms
---   timeout: id, attempt|""         cancel: id
+--   timeout: id, attempt|""         cancel: id, pub/sub channel|"" (not a key: a RUNNING task's
+--     worker hears "cancel:<id>:<worker>" there and revokes the run through Celery)
 --   requeue_expired: limit, dead-worker purge age ms   timeout_overdue: limit
 --   promote: limit                  deregister: worker id
 -- Returns: transitions {ok 0|1, reason, status, attempt, worker|"", previous status|""}
@@ -223,6 +224,10 @@ elseif op == 'cancel' then
   if why then return reply(false, why, task) end
   local previous = task.status
   if previous == 'running' then
+    local channel = ARGV[5]
+    if channel and channel ~= '' and task.worker and task.worker ~= '' then
+      redis.call('PUBLISH', channel, 'cancel:' .. task.id .. ':' .. task.worker)
+    end
     release(task)
   else
     unqueue(task)

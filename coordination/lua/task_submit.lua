@@ -7,6 +7,8 @@
 -- ARGV[3..] 12 fields per task: id, name, type, queue, priority, timeout seconds|"",
 --   resources "name=amount,..."|"", payload JSON, max_retries, countdown ms|"", eta ms|"",
 --   idempotency key|""
+-- ARGV[3 + n*12] pub/sub channel that wakes the worker-side dispatchers ("" = none); it is
+--   not a key, so it is passed as an argument
 -- Returns: the task ids in order (the existing id when an idempotency key was seen before).
 -- Priority score = (100 - priority) * 2^45 + sequence: higher priority first, FIFO inside one.
 local SHIFT = 35184372088832
@@ -17,6 +19,7 @@ local out = {}
 local created = 0
 local seq = redis.call('INCRBY', KEYS[6], n) - n -- one INCRBY for the batch; gaps are harmless
 local queues = {}
+local queued = 0
 for i = 0, n - 1 do
   local b = 3 + i * 12
   local id, queue, prio, idem = ARGV[b], ARGV[b + 3], tonumber(ARGV[b + 4]), ARGV[b + 11]
@@ -43,6 +46,7 @@ for i = 0, n - 1 do
     else
       redis.call('ZADD', KEYS[2] .. queue, string.format('%.0f', (100 - prio) * SHIFT + seq), id)
       redis.call('ZADD', KEYS[3] .. queue, seq, id)
+      queued = queued + 1
       if not queues[queue] then
         queues[queue] = true
         redis.call('SADD', KEYS[7], queue)
@@ -55,5 +59,9 @@ end
 if created > 0 then
   redis.call('HINCRBY', KEYS[5], 'pending', created)
   redis.call('HINCRBY', KEYS[5], 'submitted', created)
+end
+local channel = ARGV[3 + n * 12]
+if queued > 0 and channel and channel ~= '' then
+  redis.call('PUBLISH', channel, 'work')
 end
 return out

@@ -15,6 +15,7 @@ from coordination.scheduler.models import (
     TransitionResult,
     WorkerInfo,
 )
+from coordination.scheduler.resource_allocator import ResourceAllocator
 from coordination.scheduler.scheduling_policy import SchedulingPolicy
 from coordination.scheduler.sync_scheduler import SyncTaskScheduler
 from coordination.scheduler.task_scheduler import TaskScheduler
@@ -24,6 +25,7 @@ __all__ = [
     "PRIORITY_MIN",
     "Assignment",
     "PolicyType",
+    "ResourceAllocator",
     "SchedulingPolicy",
     "SchedulingStrategy",
     "SyncTaskScheduler",

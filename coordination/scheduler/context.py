@@ -18,6 +18,8 @@ class Context:
         self.settings = settings
         self.cfg = settings.scheduler
         self.keys = Keys(settings.redis.key_prefix).scheduler
+        # Wakes the worker-side dispatchers (submit) and revokes cancelled runs (cancel).
+        self.events_channel = Keys(settings.redis.key_prefix).celery.events_channel
         k = self.keys
         self.submit_keys = [
             k.task_base(), k.queue_priority_base(), k.queue_fifo_base(), k.delayed(),

@@ -46,6 +46,7 @@ def submit(
         args: list[Any] = [ctx.task_ttl_ms, len(chunk)]
         for row in chunk:
             args.extend(row)
+        args.append(ctx.events_channel)
         scripts.append(Script("task_submit", ctx.submit_keys, args))
     if len(scripts) == 1:
         return list((yield scripts[0]))
@@ -207,7 +208,7 @@ def timeout(ctx: Context, task_id: str, attempt: Any) -> Operation[TransitionRes
 
 
 def cancel(ctx: Context, task_id: str) -> Operation[TransitionResult]:
-    return codec.transition((yield ctx.life("cancel", codec.task_id(task_id))))
+    return codec.transition((yield ctx.life("cancel", codec.task_id(task_id), ctx.events_channel)))
 
 
 # -- sweeps --------------------------------------------------------------------------------

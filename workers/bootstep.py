@@ -1,0 +1,198 @@
+"""The worker bootstep: register, heartbeat, dispatch, drain and deregister.
+
+Runs in the worker's main process. On start it registers the worker as a scheduling target
+(capacity = pool concurrency, weight, queues, task types, resources) and as a service of type
+"worker" in the registry, starts consuming its own queue, and starts two threads:
+- heartbeat: every ``celery.heartbeat_interval`` renews the worker's expiry and its tasks'
+  leases, and the registry heartbeat with the live load; a worker the cluster forgot (TTL
+  passed) registers again;
+- dispatcher: wakes on 'work' events (a submit) or every ``celery.dispatch_interval``, runs
+  the lease sweep and delayed promotion, and dispatches.
+Heartbeats run in a thread, not on the consumer's timer, so slow Redis I/O never delays
+message consumption. On warm shutdown the worker drains (no new tasks) and deregisters once
+its pool has finished.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+from typing import Any, ClassVar
+
+from celery import bootsteps
+
+from coordination.errors import CoordinationError, NotFoundError
+from coordination.quantity import parse_resources
+from workers.context import WorkerContext, context
+from workers.dispatcher import Dispatcher
+
+log = logging.getLogger(__name__)
+
+WORKER_SERVICE = "celery-worker"
+
+
+def parse_resource_option(raw: str | None) -> dict[str, str]:
+    """``"cpu=2,memory=4Gi"`` -> {"cpu": "2", "memory": "4Gi"} (validated by the scheduler)."""
+    if not raw:
+        return {}
+    out: dict[str, str] = {}
+    for part in raw.split(","):
+        name, sep, value = part.partition("=")
+        if not sep or not name.strip():
+            raise CoordinationError(f"--coord-resources: {part!r} is not name=quantity")
+        out[name.strip()] = value.strip()
+    parse_resources(out, field="--coord-resources")
+    return out
+
+
+def split_csv(raw: str | None) -> list[str]:
+    return [item.strip() for item in (raw or "").split(",") if item.strip()]
+
+
+class CoordinationStep(bootsteps.StartStopStep):  # type: ignore[misc]
+    requires: ClassVar[set[str]] = {"celery.worker.consumer.tasks:Tasks"}
+
+    def __init__(
+        self,
+        parent: Any,
+        coord_weight: int | None = None,
+        coord_resources: str | None = None,
+        coord_task_types: str | None = None,
+        coord_queues: str | None = None,
+        **kwargs: Any,
+    ):
+        super().__init__(parent, **kwargs)
+        self.weight = int(coord_weight or 1)
+        self.resources = parse_resource_option(coord_resources)
+        self.task_types = split_csv(coord_task_types)
+        self.queues = split_csv(coord_queues) or ["default"]
+        self.stopping = threading.Event()
+        self.threads: list[threading.Thread] = []
+        self.worker_id = ""
+        self.service_id = ""
+        self.capacity = 1
+
+    # -- lifecycle -----------------------------------------------------------------------
+    def start(self, consumer: Any) -> None:
+        ctx = context()
+        self.worker_id = consumer.hostname
+        self.capacity = int(consumer.controller.concurrency or 1)
+        self.service_id = f"worker:{self.worker_id}"
+        consumer.add_task_queue(ctx.keys.celery.worker_queue(self.worker_id))
+        self.register(ctx)
+        dispatcher = Dispatcher(consumer.app, ctx)
+        self.threads = [
+            threading.Thread(
+                target=self.heartbeat_loop, args=(ctx,), name="coord-heartbeat", daemon=True
+            ),
+            threading.Thread(
+                target=self.dispatch_loop,
+                args=(ctx, dispatcher),
+                name="coord-dispatch",
+                daemon=True,
+            ),
+        ]
+        for thread in self.threads:
+            thread.start()
+        self.safely(dispatcher.dispatch_once)
+
+    def stop(self, consumer: Any) -> None:
+        """Warm shutdown begins: take no new tasks; running ones finish and report."""
+        if self.worker_id:
+            self.safely(lambda: context().scheduler.set_worker_draining(self.worker_id, True))
+
+    def shutdown(self, consumer: Any) -> None:
+        """The pool has finished: leave the cluster (anything still bound is requeued)."""
+        self.stopping.set()
+        for thread in self.threads:
+            thread.join(timeout=5)
+        if self.worker_id:
+            ctx = context()
+            self.safely(lambda: ctx.scheduler.deregister_worker(self.worker_id))
+            self.safely(lambda: ctx.registry.deregister_service(self.service_id))
+
+    # -- registration and heartbeats -----------------------------------------------------
+    def register(self, ctx: WorkerContext) -> None:
+        ttl = ctx.settings.scheduler.worker_ttl
+        ctx.scheduler.register_worker(
+            self.worker_id,
+            self.capacity,
+            weight=self.weight,
+            queues=self.queues,
+            task_types=self.task_types or None,
+            resources=self.resources or None,
+            ttl=ttl,
+        )
+        ctx.registry.register_service(
+            service_name=WORKER_SERVICE,
+            service_type="worker",
+            host=socket.gethostname(),
+            port=None,
+            service_id=self.service_id,
+            weight=self.weight,
+            ttl=ttl,
+            metadata={
+                "worker_id": self.worker_id,
+                "capacity": self.capacity,
+                "queues": self.queues,
+                "task_types": self.task_types,
+                "resources": self.resources,
+            },
+        )
+
+    def heartbeat_once(self, ctx: WorkerContext) -> None:
+        ttl = ctx.settings.scheduler.worker_ttl
+        try:
+            ctx.scheduler.worker_heartbeat(self.worker_id, ttl=ttl)
+            ctx.registry.update_heartbeat(self.service_id)
+        except NotFoundError:
+            log.warning("worker %s was forgotten by the cluster; registering again", self.worker_id)
+            self.register(ctx)
+
+    def heartbeat_loop(self, ctx: WorkerContext) -> None:
+        interval = ctx.settings.celery.heartbeat_interval
+        while not self.stopping.wait(interval):
+            self.safely(lambda: self.heartbeat_once(ctx))
+
+    # -- dispatching ---------------------------------------------------------------------
+    def dispatch_loop(self, ctx: WorkerContext, dispatcher: Dispatcher) -> None:
+        interval = ctx.settings.celery.dispatch_interval
+        pubsub = None
+        while not self.stopping.is_set():
+            try:
+                if pubsub is None:
+                    pubsub = ctx.redis.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
+                    pubsub.subscribe(ctx.keys.celery.events_channel)
+                message = pubsub.get_message(timeout=interval)
+                while message is not None:  # coalesce a burst of events into one dispatch
+                    self.handle_event(dispatcher, str(message.get("data", "")))
+                    message = pubsub.get_message(timeout=0)
+                ctx.scheduler.requeue_expired_leases()
+                ctx.scheduler.promote_delayed_tasks()
+                dispatcher.dispatch_once()
+            except Exception:
+                log.exception("dispatcher loop error; retrying")
+                pubsub = None
+                self.stopping.wait(interval)
+        if pubsub is not None:
+            self.safely(pubsub.close)
+
+    def handle_event(self, dispatcher: Dispatcher, data: str) -> None:
+        """'cancel:<task_id>:<worker_id>' revokes a cancelled task running here; anything
+        else is a wake-up for the dispatch that follows."""
+        kind, _, rest = data.partition(":")
+        if kind != "cancel":
+            return
+        task_id, _, worker_id = rest.partition(":")
+        if worker_id == self.worker_id:
+            dispatcher.app.control.revoke(
+                task_id, terminate=True, signal="SIGKILL", destination=[self.worker_id]
+            )
+
+    @staticmethod
+    def safely(fn: Any) -> None:
+        try:
+            fn()
+        except Exception:
+            log.exception("coordination step error")

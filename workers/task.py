@@ -1,0 +1,106 @@
+"""The task base class: users write ordinary Celery tasks; this reports them to the scheduler.
+
+A message sent by our dispatcher carries the scheduler's task id and attempt in its headers.
+Before running, the worker claims the start (fenced by attempt: a stale message for an old
+attempt, or a cancelled task, is skipped); afterwards success, failure, retry and timeout
+update the task record, free the worker's slot and trigger the next dispatch. A message
+without our headers (a plain ``apply_async``) runs as ordinary Celery.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from celery import Task
+from celery.exceptions import Ignore, SoftTimeLimitExceeded
+
+from workers.context import context
+from workers.dispatcher import ATTEMPT_HEADER, TASK_ID_HEADER, Dispatcher
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Scheduled:
+    task_id: str
+    attempt: int
+
+
+def scheduled_of(request: Any) -> Scheduled | None:
+    headers = getattr(request, "headers", None) or {}
+    task_id = headers.get(TASK_ID_HEADER) or getattr(request, TASK_ID_HEADER, None)
+    attempt = headers.get(ATTEMPT_HEADER) or getattr(request, ATTEMPT_HEADER, None)
+    if not task_id or attempt is None:
+        return None
+    return Scheduled(str(task_id), int(attempt))
+
+
+def jsonable(value: Any) -> Any:
+    """Results are stored as JSON; anything else is kept as its repr."""
+    try:
+        json.dumps(value)
+    except (TypeError, ValueError):
+        return repr(value)
+    return value
+
+
+class CoordTask(Task):  # type: ignore[misc]
+    """Base class of every task of the coordination app (``app.task`` uses it)."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        scheduled = scheduled_of(self.request)
+        if scheduled is None:
+            return super().__call__(*args, **kwargs)
+        scheduler = context().scheduler
+        started = scheduler.start_task(scheduled.task_id, scheduled.attempt)
+        if not started.ok:
+            log.info(
+                "skipping %s attempt %s: %s", scheduled.task_id, scheduled.attempt, started.reason
+            )
+            raise Ignore()
+        began = time.perf_counter()
+        try:
+            result = super().__call__(*args, **kwargs)
+        except Ignore:
+            raise
+        except SoftTimeLimitExceeded:
+            scheduler.timeout_task(scheduled.task_id, attempt=scheduled.attempt)
+            self._dispatch_next()
+            raise
+        except Exception as exc:
+            scheduler.fail_task(
+                scheduled.task_id, f"{type(exc).__name__}: {exc}", attempt=scheduled.attempt
+            )
+            self._dispatch_next()
+            raise
+        scheduler.complete_task(
+            scheduled.task_id,
+            execution_time=time.perf_counter() - began,
+            result=jsonable(result),
+            attempt=scheduled.attempt,
+        )
+        self._dispatch_next()
+        return result
+
+    def retry(self, *args: Any, exc: BaseException | None = None, **kwargs: Any) -> Any:
+        """Under the scheduler, a retry goes through our delayed set (backoff, max_retries),
+        never through Celery's own ETA path; elsewhere it is Celery's retry."""
+        scheduled = scheduled_of(self.request)
+        if scheduled is None:
+            return super().retry(*args, exc=exc, **kwargs)
+        error = f"{type(exc).__name__}: {exc}" if exc else "retry requested"
+        context().scheduler.fail_task(
+            scheduled.task_id, error, attempt=scheduled.attempt, retry=True
+        )
+        self._dispatch_next()
+        raise Ignore()
+
+    def _dispatch_next(self) -> None:
+        try:
+            Dispatcher(self.app, context()).dispatch_once()
+        except Exception:  # the worker's dispatcher loop and beat are the safety net
+            log.exception("dispatch after task end failed")
