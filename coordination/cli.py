@@ -126,9 +126,15 @@ def show_redis(
 
 def _register_commands() -> None:
     from coordination import cli_inspect, cli_run
+    from coordination.cli_containers import containers_app
 
     cli_run.register(app)
     cli_inspect.register(app)
+    app.add_typer(
+        containers_app,
+        name="containers",
+        help="Agent containers: list, create, start, stop, logs, destroy.",
+    )
 
 
 _register_commands()
