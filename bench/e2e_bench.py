@@ -77,10 +77,13 @@ def base_env(url: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("COORD_")}
     env.update({"BENCH_REDIS_URL": url, "PYTHONPATH": str(ROOT), "COORD_REDIS__URL": url})
     env.update({"COORD_REDIS__KEY_PREFIX": PREFIX, "COORD_CELERY__IMPORTS": '["bench.ours_tasks"]'})
+    # True priorities (the seed's default strategy, fifo, ignores them on purpose).
+    env["COORD_SCHEDULER__DEFAULT_STRATEGY"] = "priority"
     return env
 
 
 def plain_side(url: str, n: int, log_dir: Path) -> dict[str, float]:
+    os.environ["BENCH_REDIS_URL"] = url
     from bench.plain_celery_app import app, noop, record, sleep
 
     r = redis.Redis.from_url(url)
@@ -117,7 +120,7 @@ def plain_side(url: str, n: int, log_dir: Path) -> dict[str, float]:
 def ours_side(url: str, n: int, log_dir: Path) -> dict[str, float]:
     from coordination.scheduler import SyncTaskScheduler
 
-    settings = Settings.load(redis={"url": url, "key_prefix": PREFIX})
+    settings = Settings.load(redis={"url": url, "key_prefix": PREFIX}, scheduler={"default_strategy": "priority"})
     scheduler = SyncTaskScheduler(settings)
     r = redis.Redis.from_url(url)
     procs = Procs(base_env(url), log_dir)

@@ -272,7 +272,13 @@ class CeleryKeys:
     prefix: str
 
     def worker_queue(self, worker_id: str) -> str:
-        return f"{self.prefix}.w.{worker_id}"
+        """A worker's own Celery queue. It carries the namespace's hash tag, so the binding
+        script can enqueue the Celery message in the same slot as the task it binds."""
+        return self.worker_queue_base + worker_id
+
+    @property
+    def worker_queue_base(self) -> str:
+        return "{" + self.prefix + "}.w."
 
     @property
     def maintenance_queue(self) -> str:

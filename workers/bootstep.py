@@ -25,7 +25,7 @@ from celery import bootsteps
 from coordination.errors import CoordinationError, NotFoundError
 from coordination.quantity import parse_resources
 from workers.context import WorkerContext, context
-from workers.dispatcher import Dispatcher
+from workers.dispatcher import DELIVERY, Dispatcher
 
 log = logging.getLogger(__name__)
 
@@ -123,6 +123,7 @@ class CoordinationStep(bootsteps.StartStopStep):  # type: ignore[misc]
             task_types=self.task_types or None,
             resources=self.resources or None,
             ttl=ttl,
+            delivery=DELIVERY,
         )
         ctx.registry.register_service(
             service_name=WORKER_SERVICE,

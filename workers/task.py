@@ -19,7 +19,7 @@ from celery import Task
 from celery.exceptions import Ignore, SoftTimeLimitExceeded
 
 from workers.context import context
-from workers.dispatcher import ATTEMPT_HEADER, TASK_ID_HEADER, Dispatcher
+from workers.dispatcher import ATTEMPT_HEADER, DELIVERY, TASK_ID_HEADER, Dispatcher
 
 log = logging.getLogger(__name__)
 
@@ -77,13 +77,14 @@ class CoordTask(Task):  # type: ignore[misc]
             )
             self._dispatch_next()
             raise
-        scheduler.complete_task(
+        # Completing and refilling the freed slot (bind + enqueue) is one round trip.
+        scheduler.complete_and_dispatch(
             scheduled.task_id,
             execution_time=time.perf_counter() - began,
             result=jsonable(result),
             attempt=scheduled.attempt,
+            delivery=DELIVERY,
         )
-        self._dispatch_next()
         return result
 
     def retry(self, *args: Any, exc: BaseException | None = None, **kwargs: Any) -> Any:

@@ -5,6 +5,7 @@
 -- KEYS[6] workers zset (score = expiry ms)  KEYS[7] worker names zset (score 0, byte order)
 -- KEYS[8] leases zset  KEYS[9] unstarted zset  KEYS[10] deadlines zset  KEYS[11] stats hash
 -- KEYS[12] round robin cursor (id of the worker chosen last)
+-- KEYS[13] Celery worker queue base "{p}.w." (a worker's queue list is base .. worker id)
 -- ARGV[1] mode: push (any fitting worker, up to limit) | pull (ARGV[9] only) | cas (ARGV[10] to ARGV[9])
 -- ARGV[2] task order: fifo | priority     ARGV[3] worker choice: rr | ll | wrr
 -- ARGV[4] limit   ARGV[5] max concurrent RUNNING tasks   ARGV[6] lease ms ("" = the worker's ttl)
@@ -12,6 +13,11 @@
 -- ARGV[8] scan limit (unfitting tasks skipped before giving up)   ARGV[9] worker id (pull, cas)
 -- ARGV[10] task id (cas)   ARGV[11] pull: ttl ms to register an unknown worker implicitly ("" = no);
 --   cas: "start" to start the task at once (the caller executes it)
+-- ARGV[12] delivery: "celery" = consider only workers registered with delivery celery, and
+--   enqueue each binding's Celery message (protocol 2) on the worker's queue in this same
+--   step, so binding and handing over cannot be separated by a crash; "" = all workers, the
+--   caller hands assignments over
+-- ARGV[13] seconds between the soft and the hard time limit   ARGV[14] message origin
 -- Returns: {reason, task1, task2, ...}, each task a flat field/value list after binding
 --   (push: the fields of an Assignment; pull and cas: the whole task hash).
 --   reason: ok | max_concurrent | no_worker | task_gone | no_fit
@@ -20,6 +26,7 @@
 local mode, order, choice = ARGV[1], ARGV[2], ARGV[3]
 local limit, maxc = tonumber(ARGV[4]), tonumber(ARGV[5])
 local lease_ms, start_ms, scan = tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])
+local deliver, grace, origin = ARGV[12] or '', tonumber(ARGV[13]) or 0, ARGV[14] or ''
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 
@@ -40,12 +47,13 @@ end
 
 local function load_worker(id)
   local f = redis.call('HMGET', KEYS[4] .. id, 'cap', 'inflight', 'weight', 'queues', 'types',
-    'rcap', 'rused', 'drain', 'load', 'cw', 'exp', 'ttl')
+    'rcap', 'rused', 'drain', 'load', 'cw', 'exp', 'ttl', 'deliver')
   if not f[1] then return nil end
   local w = {id = id, cap = tonumber(f[1]), inflight = tonumber(f[2]) or 0,
     weight = tonumber(f[3]) or 1, queues = {}, qlist = {}, types = nil, rcap = nil,
     rused = parse_res(f[7]), drain = f[8] == '1', load = tonumber(f[9]) or 0,
-    cw = tonumber(f[10]) or 0, exp = tonumber(f[11]) or 0, ttl = tonumber(f[12]), dirty = false}
+    cw = tonumber(f[10]) or 0, exp = tonumber(f[11]) or 0, ttl = tonumber(f[12]), dirty = false,
+    celery = f[13] == 'celery'}
   for q in string.gmatch(f[4] or '', '[^,]+') do
     w.queues[q] = true
     w.qlist[#w.qlist + 1] = q
@@ -59,7 +67,27 @@ local function load_worker(id)
 end
 
 local function has_slot(w)
-  return w.exp > now and not w.drain and w.inflight < w.cap
+  return w.exp > now and not w.drain and w.inflight < w.cap and (deliver ~= 'celery' or w.celery)
+end
+
+-- The Celery protocol 2 message kombu's Redis transport expects on a queue list. The payload
+-- is stored as "[args,kwargs]", so the body is that array with Celery's embed appended.
+local EMBED = ',{"callbacks":null,"errbacks":null,"chain":null,"chord":null}]'
+local function celery_message(id, attempt, name, payload, timeout, queue)
+  local limits = {cjson.null, cjson.null}
+  if timeout then limits = {timeout + grace, timeout} end
+  local headers = {lang = 'py', task = name, id = id, shadow = cjson.null, eta = cjson.null,
+    expires = cjson.null, group = cjson.null, group_index = cjson.null, retries = attempt - 1,
+    timelimit = limits, root_id = id, parent_id = cjson.null,
+    argsrepr = string.sub(payload, 1, 1024), kwargsrepr = '', origin = origin,
+    ignore_result = true, replaced_task_nesting = 0, stamped_headers = cjson.null,
+    coord_task_id = id, coord_attempt = attempt}
+  local properties = {correlation_id = id, reply_to = cjson.null, delivery_mode = 2,
+    delivery_info = {exchange = '', routing_key = queue}, priority = 0,
+    body_encoding = 'utf-8', delivery_tag = id .. '.' .. attempt}
+  return cjson.encode({body = string.sub(payload, 1, -2) .. EMBED,
+    ['content-encoding'] = 'utf-8', ['content-type'] = 'application/json',
+    headers = headers, properties = properties})
 end
 
 local function fits(w, task)
@@ -153,6 +181,12 @@ local function bind(task, w, started)
   for name, amount in pairs(task.res) do w.rused[name] = (w.rused[name] or 0) + amount end
   w.dirty = true
   running = running + 1
+  if mode ~= 'pull' and deliver == 'celery' then
+    local f = redis.call('HMGET', key, 'name', 'payload', 'timeout')
+    local queue = KEYS[13] .. w.id
+    redis.call('LPUSH', queue, celery_message(task.id, attempt, f[1], f[2] or '[[],{}]',
+      tonumber(f[3]), queue))
+  end
   if mode == 'push' then
     -- only what an Assignment needs (a pull caller gets the whole task)
     local f = redis.call('HMGET', key, 'name', 'type', 'payload', 'timeout', 'prio')
@@ -220,10 +254,13 @@ else
   end
 end
 
--- candidate queues: those served by a worker with a free slot
+-- candidate queues: those served by a worker with a free slot; free slots bound the scan, so
+-- a dispatch that finds the cluster full costs a few reads instead of a walk of the queue
 local qstates, seen = {}, {}
+local free = 0
 for _, w in ipairs(wlist) do
   if has_slot(w) then
+    free = free + (w.cap - w.inflight)
     for _, q in ipairs(w.qlist) do
       if not seen[q] then
         seen[q] = true
@@ -240,7 +277,7 @@ local function peek(qs)
 end
 
 local skipped = 0
-while #out - 1 < limit and running < maxc do
+while #out - 1 < limit and running < maxc and free > 0 do
   local best = nil
   for _, qs in ipairs(qstates) do
     if qs.head == nil and not qs.done then peek(qs) end
@@ -260,6 +297,7 @@ while #out - 1 < limit and running < maxc do
     local w = choose(wlist, task)
     if w then
       bind(task, w, mode == 'pull')
+      free = free - 1
       best.head = nil
     else
       best.off = best.off + 1

@@ -26,7 +26,8 @@ from coordination.scheduler.models import (
     seconds,
 )
 
-_EMPTY_PAYLOAD = '{"args":[],"kwargs":{}}'
+# [args, kwargs]: the bind script appends Celery's embed to make the message body as is
+_EMPTY_PAYLOAD = "[[],{}]"
 MAX_ERROR_CHARS = 64 * 1024
 
 
@@ -67,7 +68,7 @@ def payload(spec: TaskSpec, cfg: SchedulerSettings, field: str = "") -> str:
     args = list(spec.args or ())
     kwargs = spec.kwargs or {}
     try:
-        text = _ENCODER.encode({"args": args, "kwargs": kwargs})
+        text = _ENCODER.encode([args, kwargs])
     except (TypeError, ValueError):
         to_json(args, field + "args")  # raises, naming the field at fault
         to_json(kwargs, field + "kwargs")
@@ -172,8 +173,13 @@ def _opt_float(value: str | None) -> float | None:
     return None if value is None or value == "" else float(value)
 
 
+def _payload(h: Mapping[str, str]) -> tuple[list[Any], dict[str, Any]]:
+    args, kwargs = json.loads(h.get("payload") or _EMPTY_PAYLOAD)
+    return list(args), dict(kwargs)
+
+
 def task_info(h: Mapping[str, str]) -> TaskInfo:
-    data = json.loads(h.get("payload") or _EMPTY_PAYLOAD)
+    args, kwargs = _payload(h)
     result = h.get("result")
     return TaskInfo(
         task_id=h["id"],
@@ -186,8 +192,8 @@ def task_info(h: Mapping[str, str]) -> TaskInfo:
         retries=int(h.get("retries", 0)),
         max_retries=int(h.get("maxr", 0)),
         worker_id=h.get("worker") or None,
-        args=data.get("args", []),
-        kwargs=data.get("kwargs", {}),
+        args=args,
+        kwargs=kwargs,
         resources=decode_resources(h.get("res")),
         timeout=_opt_float(h.get("timeout")),
         result=json.loads(result) if result else None,
@@ -203,7 +209,7 @@ def task_info(h: Mapping[str, str]) -> TaskInfo:
 
 
 def assignment(h: Mapping[str, str]) -> Assignment:
-    data = json.loads(h.get("payload") or _EMPTY_PAYLOAD)
+    args, kwargs = _payload(h)
     # trusted data written by our own scripts: construct without re-validating
     return Assignment.model_construct(
         task_id=h["id"],
@@ -212,8 +218,8 @@ def assignment(h: Mapping[str, str]) -> Assignment:
         task_name=h["name"],
         task_type=h["type"],
         queue=h["queue"],
-        args=data.get("args", []),
-        kwargs=data.get("kwargs", {}),
+        args=args,
+        kwargs=kwargs,
         timeout=_opt_float(h.get("timeout")),
         priority=int(h.get("prio", 0)),
     )
@@ -253,4 +259,5 @@ def worker_info(h: Mapping[str, str], now_ms: int) -> WorkerInfo:
         expires_at=expires / 1000.0,
         alive=expires > now_ms,
         implicit=h.get("implicit") == "1",
+        delivery=h.get("deliver") or "none",
     )

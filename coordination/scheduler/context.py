@@ -29,6 +29,7 @@ class Context:
             k.task_base(), k.queue_priority_base(), k.queue_fifo_base(), k.worker_base(),
             k.worker_tasks_base(), k.workers(), k.worker_names(), k.leases(), k.unstarted(),
             k.deadlines(), k.stats(), k.round_robin(),
+            Keys(settings.redis.key_prefix).celery.worker_queue_base,
         ]  # fmt: skip
         self.life_keys = [
             k.task_base(), k.queue_priority_base(), k.queue_fifo_base(), k.worker_base(),
@@ -47,7 +48,8 @@ class Context:
         )
 
     def bind(self, mode: str, order: str, choice: str, limit: int, worker: str = "",
-             task: str = "", extra: str | int = "") -> Script:  # fmt: skip
+             task: str = "", extra: str | int = "", deliver: str = "") -> Script:  # fmt: skip
         args = [mode, order, choice, limit, self.cfg.max_concurrent_tasks, self.lease_ms,
-                self.start_ms, self.cfg.dispatch_scan_limit, worker, task, extra]  # fmt: skip
+                self.start_ms, self.cfg.dispatch_scan_limit, worker, task, extra, deliver,
+                self.settings.celery.timeout_grace, "coordination"]  # fmt: skip
         return Script("task_bind", self.bind_keys, args)

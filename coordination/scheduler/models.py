@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -113,6 +113,7 @@ class WorkerInfo(BaseModel):
     expires_at: float | None = None
     alive: bool = True
     implicit: bool = False
+    delivery: str = "none"
 
     @property
     def free_slots(self) -> int:
@@ -185,6 +186,7 @@ class WorkerSpec(BaseModel):
     task_types: tuple[QueueName, ...] | None = None
     resources: Mapping[str, str | int | float] | None = None
     ttl: Annotated[float, Field(gt=0, allow_inf_nan=False)] | None = None
+    delivery: Literal["none", "celery"] = "none"
 
     @field_validator("queues", "task_types", mode="before")
     @classmethod

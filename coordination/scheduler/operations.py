@@ -75,15 +75,25 @@ def _limit(value: Any) -> int:
     return value
 
 
+def _delivery(value: Any) -> str:
+    if value in (None, "", "none"):
+        return ""
+    if value != "celery":
+        raise InvalidInputError("delivery", f"must be None or 'celery', got {value!r}")
+    return "celery"
+
+
 def dispatch(
-    ctx: Context, policy: SchedulingPolicy | None, limit: int, strategy: Any
+    ctx: Context, policy: SchedulingPolicy | None, limit: int, strategy: Any, delivery: Any = None
 ) -> Operation[list[Assignment]]:
     limit = _limit(limit)
+    deliver = _delivery(delivery)
     order, choice, python_policy = _plan(ctx, policy, strategy)
     if python_policy is not None:
-        bound = yield from _python_bind(ctx, python_policy, limit, None)
+        bound = yield from _python_bind(ctx, python_policy, limit, None, deliver)
     else:
-        _, bound = codec.bind_reply((yield ctx.bind("push", order, choice, limit)))
+        request = ctx.bind("push", order, choice, limit, deliver=deliver)
+        _, bound = codec.bind_reply((yield request))
     return [codec.assignment(h) for h in bound]
 
 
@@ -118,7 +128,7 @@ def _ensure_worker(ctx: Context, worker_id: str) -> Operation[None]:
 
 
 def _python_bind(
-    ctx: Context, policy: SchedulingPolicy, limit: int, only: str | None
+    ctx: Context, policy: SchedulingPolicy, limit: int, only: str | None, deliver: str = ""
 ) -> Operation[list[dict[str, str]]]:
     """Run a Python policy on a snapshot; bind each choice with the compare-and-set script."""
     tasks, workers = yield from worker_ops.snapshot(ctx, policy.order, limit, only)
@@ -131,7 +141,7 @@ def _python_bind(
         tasks = [t for t in tasks if t.task_id != task.task_id]
         extra = "start" if only else ""
         reply = yield ctx.bind(
-            "cas", policy.order, policy.choice, 1, worker.worker_id, task.task_id, extra
+            "cas", policy.order, policy.choice, 1, worker.worker_id, task.task_id, extra, deliver
         )
         reason, items = codec.bind_reply(reply)
         if items:
@@ -173,6 +183,31 @@ def complete(
     ctx: Context, task_id: str, execution_time: Any, result: Any, attempt: Any
 ) -> Operation[TransitionResult]:
     return codec.transition((yield complete_request(ctx, task_id, execution_time, result, attempt)))
+
+
+def complete_and_dispatch(
+    ctx: Context,
+    policy: SchedulingPolicy | None,
+    task_id: str,
+    execution_time: Any,
+    result: Any,
+    attempt: Any,
+    limit: int,
+    delivery: Any = None,
+) -> Operation[tuple[TransitionResult, list[Assignment]]]:
+    """Complete a task and bind the work its freed slot allows, in one round trip (the
+    worker's hot path: the slot is refilled without a second call)."""
+    done = complete_request(ctx, task_id, execution_time, result, attempt)
+    deliver = _delivery(delivery)
+    order, choice, python_policy = _plan(ctx, policy, None)
+    if python_policy is not None:
+        outcome = codec.transition((yield done))
+        assignments = yield from dispatch(ctx, policy, limit, None, delivery)
+        return outcome, assignments
+    bind = ctx.bind("push", order, choice, _limit(limit), deliver=deliver)
+    replies = yield Batch((done, bind))
+    _, bound = codec.bind_reply(replies[1])
+    return codec.transition(replies[0]), [codec.assignment(h) for h in bound]
 
 
 def complete_many(ctx: Context, items: Iterable[Any]) -> Operation[list[TransitionResult]]:

@@ -117,11 +117,18 @@ class TaskScheduler(SchedulerBase):
 
     # -- binding ---------------------------------------------------------------------------
     async def dispatch(
-        self, limit: int = 100, strategy: SchedulingStrategy | str | None = None
+        self,
+        limit: int = 100,
+        strategy: SchedulingStrategy | str | None = None,
+        *,
+        delivery: str | None = None,
     ) -> list[Assignment]:
-        """Bind up to ``limit`` pending tasks to fitting live workers (push form)."""
+        """Bind up to ``limit`` pending tasks to fitting live workers (push form).
+
+        ``delivery="celery"``: only workers registered with delivery celery are considered,
+        and each binding's Celery message is enqueued on the worker's queue atomically."""
         result: list[Assignment] = await self._run(
-            operations.dispatch(self._ctx, self.policy, limit, strategy)
+            operations.dispatch(self._ctx, self.policy, limit, strategy, delivery)
         )
         return result
 
@@ -149,6 +156,23 @@ class TaskScheduler(SchedulerBase):
     ) -> TransitionResult:
         op = operations.complete(self._ctx, task_id, execution_time, result, attempt)
         outcome: TransitionResult = await self._run(op)
+        return outcome
+
+    async def complete_and_dispatch(
+        self,
+        task_id: str,
+        execution_time: float | None = None,
+        result: Any = None,
+        *,
+        attempt: int | None = None,
+        limit: int = 100,
+        delivery: str | None = None,
+    ) -> tuple[TransitionResult, list[Assignment]]:
+        """complete_task plus dispatch in one round trip; returns both results."""
+        op = operations.complete_and_dispatch(
+            self._ctx, self.policy, task_id, execution_time, result, attempt, limit, delivery
+        )
+        outcome: tuple[TransitionResult, list[Assignment]] = await self._run(op)
         return outcome
 
     async def complete_tasks(self, items: Iterable[Any]) -> list[TransitionResult]:
@@ -205,12 +229,17 @@ class TaskScheduler(SchedulerBase):
         task_types: Sequence[str] | None = None,
         resources: Mapping[str, str | int | float] | None = None,
         ttl: float | None = None,
+        delivery: str = "none",
     ) -> None:
-        """Create or update a worker (inflight and resources in use are kept)."""
+        """Create or update a worker (inflight and resources in use are kept).
+
+        ``delivery="celery"``: a push binding to this worker also enqueues the Celery message
+        on the worker's own queue, in the same atomic step; "none": the caller hands
+        assignments over itself."""
         await self._run(
             worker_ops.register(
                 self._ctx, worker_id=worker_id, capacity=capacity, weight=weight, queues=queues,
-                task_types=task_types, resources=resources, ttl=ttl,
+                task_types=task_types, resources=resources, ttl=ttl, delivery=delivery,
             )
         )  # fmt: skip
 

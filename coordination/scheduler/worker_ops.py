@@ -25,6 +25,7 @@ def register_request(ctx: Context, spec: WorkerSpec) -> Script:
         ",".join(dict.fromkeys(spec.task_types or ())),
         encode_resources(resources) if resources else "",
         int(ttl * 1000),
+        spec.delivery,
     ]
     return Script(
         "worker_register", [k.worker(spec.worker_id), k.workers(), k.worker_names()], args
