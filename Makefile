@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/coord redis --embedded
+	$(BIN)/coord demo
 
 test: $(STAMP) lint typecheck pytest
 

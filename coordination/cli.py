@@ -125,11 +125,12 @@ def show_redis(
 
 
 def _register_commands() -> None:
-    from coordination import cli_inspect, cli_run
+    from coordination import cli_demo, cli_inspect, cli_run
     from coordination.cli_containers import containers_app
 
     cli_run.register(app)
     cli_inspect.register(app)
+    cli_demo.register(app)
     app.add_typer(
         containers_app,
         name="containers",

@@ -232,8 +232,8 @@ def test_flower_lists_workers_and_tasks(cluster: Cluster, scheduler: SyncTaskSch
 
     wait_for(up, 30, "Flower to answer")
     assert httpx.get(f"{base}/api/workers", timeout=5).status_code == 401
-    task_id = scheduler.submit_task(task_name="tests.add", args=[1, 1])
-    assert scheduler.wait_for_task(task_id, timeout=20).status is TaskStatus.COMPLETED
+    # Flower learns a task's name from the task-received event: submit only once its event
+    # stream is live, which listing the worker (from worker events) proves.
     wait_for(
         lambda: (
             worker_id
@@ -244,6 +244,8 @@ def test_flower_lists_workers_and_tasks(cluster: Cluster, scheduler: SyncTaskSch
         30,
         "Flower to list the worker",
     )
+    task_id = scheduler.submit_task(task_name="tests.add", args=[1, 1])
+    assert scheduler.wait_for_task(task_id, timeout=20).status is TaskStatus.COMPLETED
     tasks = wait_for(
         lambda: (
             (t := httpx.get(f"{base}/api/tasks", auth=auth, timeout=5).json())
