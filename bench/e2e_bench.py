@@ -120,7 +120,9 @@ def plain_side(url: str, n: int, log_dir: Path) -> dict[str, float]:
 def ours_side(url: str, n: int, log_dir: Path) -> dict[str, float]:
     from coordination.scheduler import SyncTaskScheduler
 
-    settings = Settings.load(redis={"url": url, "key_prefix": PREFIX}, scheduler={"default_strategy": "priority"})
+    settings = Settings.load(
+        redis={"url": url, "key_prefix": PREFIX}, scheduler={"default_strategy": "priority"}
+    )
     scheduler = SyncTaskScheduler(settings)
     r = redis.Redis.from_url(url)
     procs = Procs(base_env(url), log_dir)
