@@ -1,9 +1,10 @@
 """The task base class: users write ordinary Celery tasks; this reports them to the scheduler.
 
-A message sent by our dispatcher carries the scheduler's task id and attempt in its headers.
-Before running, the worker claims the start (fenced by attempt: a stale message for an old
-attempt, or a cancelled task, is skipped); afterwards success, failure, retry and timeout
-update the task record, free the worker's slot and trigger the next dispatch. A message
+A message enqueued by the binding script carries the scheduler's task id and attempt in its
+headers; the binding also started the task. Before running, the worker checks the attempt is
+still current (a stale message for an old attempt, or a cancelled or timed-out task, is
+skipped); afterwards success, failure, retry and timeout update the task record (fenced by
+attempt), free the worker's slot and dispatch the next task in the same round trip. A message
 without our headers (a plain ``apply_async``) runs as ordinary Celery.
 """
 
@@ -56,11 +57,10 @@ class CoordTask(Task):  # type: ignore[misc]
         if scheduled is None:
             return super().__call__(*args, **kwargs)
         scheduler = context().scheduler
-        started = scheduler.start_task(scheduled.task_id, scheduled.attempt)
-        if not started.ok:
-            log.info(
-                "skipping %s attempt %s: %s", scheduled.task_id, scheduled.attempt, started.reason
-            )
+        # Delivery started the task at bind time; a message for an older attempt (its worker
+        # was declared dead meanwhile) or for a cancelled or timed-out task is skipped.
+        if not scheduler.is_current(scheduled.task_id, scheduled.attempt):
+            log.info("skipping stale %s attempt %s", scheduled.task_id, scheduled.attempt)
             raise Ignore()
         began = time.perf_counter()
         try:

@@ -15,8 +15,9 @@
 --   cas: "start" to start the task at once (the caller executes it)
 -- ARGV[12] delivery: "celery" = consider only workers registered with delivery celery, and
 --   enqueue each binding's Celery message (protocol 2) on the worker's queue in this same
---   step, so binding and handing over cannot be separated by a crash; "" = all workers, the
---   caller hands assignments over
+--   step, so binding and handing over cannot be separated by a crash (such a binding is
+--   started at once: no start deadline is needed); "" = all workers, the caller hands
+--   assignments over and must start them
 -- ARGV[13] seconds between the soft and the hard time limit   ARGV[14] message origin
 -- Returns: {reason, task1, task2, ...}, each task a flat field/value list after binding
 --   (push: the fields of an Assignment; pull and cas: the whole task hash).
@@ -147,12 +148,14 @@ local function choose(wlist, task)
   return best
 end
 
+-- one read per task: what fitting needs and what the reply and the Celery message carry
 local function load_task(id)
   local f = redis.call('HMGET', KEYS[1] .. id, 'status', 'queue', 'type', 'res', 'timeout',
-    'attempt', 'start')
+    'attempt', 'start', 'name', 'payload', 'prio')
   if not f[1] then return nil end
   return {id = id, status = f[1], queue = f[2], type = f[3], res = parse_res(f[4]),
-    timeout = tonumber(f[5]), attempt = tonumber(f[6]) or 0, start = f[7]}
+    timeout = tonumber(f[5]), timeout_raw = f[5], attempt = tonumber(f[6]) or 0, start = f[7],
+    name = f[8], payload = f[9] or '[[],{}]', prio = f[10]}
 end
 
 local running = tonumber(redis.call('HGET', KEYS[11], 'running') or '0')
@@ -182,16 +185,15 @@ local function bind(task, w, started)
   w.dirty = true
   running = running + 1
   if mode ~= 'pull' and deliver == 'celery' then
-    local f = redis.call('HMGET', key, 'name', 'payload', 'timeout')
     local queue = KEYS[13] .. w.id
-    redis.call('LPUSH', queue, celery_message(task.id, attempt, f[1], f[2] or '[[],{}]',
-      tonumber(f[3]), queue))
+    redis.call('LPUSH', queue, celery_message(task.id, attempt, task.name, task.payload,
+      task.timeout, queue))
   end
   if mode == 'push' then
     -- only what an Assignment needs (a pull caller gets the whole task)
-    local f = redis.call('HMGET', key, 'name', 'type', 'payload', 'timeout', 'prio')
     out[#out + 1] = {'id', task.id, 'attempt', attempt, 'worker', w.id, 'queue', task.queue,
-      'name', f[1], 'type', f[2], 'payload', f[3], 'timeout', f[4], 'prio', f[5]}
+      'name', task.name, 'type', task.type, 'payload', task.payload,
+      'timeout', task.timeout_raw, 'prio', task.prio}
   else
     out[#out + 1] = redis.call('HGETALL', key)
   end
@@ -221,7 +223,7 @@ if mode == 'cas' then
     return {'task_gone'}
   end
   if not fits(w, task) then return {'no_fit'} end
-  bind(task, w, ARGV[11] == 'start')
+  bind(task, w, ARGV[11] == 'start' or deliver == 'celery')
   save({w})
   return out
 end
@@ -265,15 +267,28 @@ for _, w in ipairs(wlist) do
       if not seen[q] then
         seen[q] = true
         local key = (order == 'fifo') and (KEYS[3] .. q) or (KEYS[2] .. q)
-        qstates[#qstates + 1] = {key = key, off = 0, head = nil, score = nil, done = false}
+        qstates[#qstates + 1] = {key = key, off = 0, head = nil, score = nil, done = false,
+          buf = {}, bi = 1}
       end
     end
   end
 end
 
+-- queue heads are read in chunks (one ZRANGE per chunk, not per task), no larger than the
+-- bindings still possible; qs.off is the rank of the next unread entry once bound ones are
+-- gone (bound entries leave the set, skipped ones stay)
 local function peek(qs)
-  local r = redis.call('ZRANGE', qs.key, qs.off, qs.off, 'WITHSCORES')
-  if r[1] then qs.head, qs.score = r[1], tonumber(r[2]) else qs.done = true end
+  if qs.bi > #qs.buf then
+    local chunk = math.max(1, math.min(limit - (#out - 1), free, 256))
+    qs.buf = redis.call('ZRANGE', qs.key, qs.off, qs.off + chunk - 1, 'WITHSCORES')
+    qs.bi = 1
+  end
+  if qs.buf[qs.bi] then
+    qs.head, qs.score = qs.buf[qs.bi], tonumber(qs.buf[qs.bi + 1])
+    qs.bi = qs.bi + 2
+  else
+    qs.done = true
+  end
 end
 
 local skipped = 0
@@ -296,7 +311,7 @@ while #out - 1 < limit and running < maxc and free > 0 do
   else
     local w = choose(wlist, task)
     if w then
-      bind(task, w, mode == 'pull')
+      bind(task, w, mode == 'pull' or deliver == 'celery')
       free = free - 1
       best.head = nil
     else

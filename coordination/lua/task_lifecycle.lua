@@ -7,6 +7,8 @@
 -- KEYS[12] notify list base "{p}:tnotify:"  KEYS[13] submit sequence counter
 -- KEYS[14] workers zset (expiry)  KEYS[15] worker names zset  KEYS[16] queue names set
 -- KEYS[17] waiter flag base "{p}:twaiting:" (notify is pushed only while someone waits)
+-- KEYS[18] Celery worker queue base "{p}.w.": a dead or deregistered worker's queue is
+--   deleted with the requeue of its tasks, so no stale message outlives it
 -- (per-id keys are base .. id: same hash tag, same slot)
 -- ARGV[1] op   ARGV[2] task ttl ms (finished tasks, indexes)   ARGV[3] notify list ttl ms
 -- ARGV[4..] by op:
@@ -239,10 +241,16 @@ elseif op == 'cancel' then
 elseif op == 'requeue_expired' then
   local limit = tonumber(ARGV[4])
   local moved = {}
+  local dead = {}
   for _, index in ipairs({KEYS[6], KEYS[7]}) do
     for _, id in ipairs(redis.call('ZRANGEBYSCORE', index, '-inf', now, 'LIMIT', 0, limit)) do
       local task = load(id)
       if task and task.status == 'running' then
+        if task.worker ~= '' and dead[task.worker] == nil then
+          local exp = tonumber(redis.call('ZSCORE', KEYS[14], task.worker) or '0')
+          dead[task.worker] = exp <= now
+          if dead[task.worker] then redis.call('DEL', KEYS[18] .. task.worker) end
+        end
         requeue(task)
         moved[#moved + 1] = id
       else
@@ -304,7 +312,7 @@ elseif op == 'deregister' then
       moved[#moved + 1] = id
     end
   end
-  redis.call('DEL', KEYS[4] .. wid, KEYS[5] .. wid)
+  redis.call('DEL', KEYS[4] .. wid, KEYS[5] .. wid, KEYS[18] .. wid)
   redis.call('ZREM', KEYS[14], wid)
   redis.call('ZREM', KEYS[15], wid)
   return moved

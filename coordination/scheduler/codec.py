@@ -210,8 +210,7 @@ def task_info(h: Mapping[str, str]) -> TaskInfo:
 
 def assignment(h: Mapping[str, str]) -> Assignment:
     args, kwargs = _payload(h)
-    # trusted data written by our own scripts: construct without re-validating
-    return Assignment.model_construct(
+    return Assignment(
         task_id=h["id"],
         attempt=int(h["attempt"]),
         worker_id=h["worker"],
@@ -231,7 +230,7 @@ def bind_reply(reply: Sequence[Any]) -> tuple[str, list[dict[str, str]]]:
 
 def transition(reply: Sequence[Any]) -> TransitionResult:
     ok, reason, status, attempt_no, worker, previous = reply
-    return TransitionResult.model_construct(
+    return TransitionResult(
         ok=bool(int(ok)),
         reason=str(reason),
         status=TaskStatus(status) if status else None,

@@ -36,6 +36,7 @@ class Context:
             k.worker_tasks_base(), k.leases(), k.unstarted(), k.deadlines(), k.delayed(),
             k.stats(), k.terminal_index_base(), k.notify_base(), k.sequence(), k.workers(),
             k.worker_names(), k.queues(), k.waiting_base(),
+            Keys(settings.redis.key_prefix).celery.worker_queue_base,
         ]  # fmt: skip
         self.task_ttl_ms = int(self.cfg.task_ttl * 1000)
         self.worker_ttl_ms = int(self.cfg.worker_ttl * 1000)

@@ -155,6 +155,14 @@ def _python_bind(
 
 
 # -- transitions ---------------------------------------------------------------------------
+def is_current(ctx: Context, task_id: str, attempt: int) -> Operation[bool]:
+    """True when the task is RUNNING at ``attempt``: one read, for an executor about to run a
+    delivered message (a stale attempt, a cancelled or timed-out task is skipped)."""
+    key = ctx.keys.task(codec.task_id(task_id))
+    status, current = yield Command(("HMGET", key, "status", "attempt"))
+    return bool(status == "running" and current is not None and int(current) == int(attempt))
+
+
 def start(ctx: Context, task_id: str, attempt: int) -> Operation[TransitionResult]:
     if attempt is None:
         raise InvalidInputError("attempt", "start_task needs the attempt it was given")

@@ -106,6 +106,13 @@ class SyncTaskScheduler(SchedulerBase):
         return result
 
     # -- transitions -----------------------------------------------------------------------
+    def is_current(self, task_id: str, attempt: int) -> bool:
+        """True when the task is RUNNING at ``attempt`` (one read; see start_task for the
+        fenced transition). Celery deliveries are started at bind time, so a worker only
+        needs this check before running a message."""
+        current: bool = self._run(operations.is_current(self._ctx, task_id, attempt))
+        return current
+
     def start_task(self, task_id: str, attempt: int) -> TransitionResult:
         result: TransitionResult = self._run(operations.start(self._ctx, task_id, attempt))
         return result

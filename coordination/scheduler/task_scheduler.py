@@ -142,6 +142,13 @@ class TaskScheduler(SchedulerBase):
         return result
 
     # -- transitions -----------------------------------------------------------------------
+    async def is_current(self, task_id: str, attempt: int) -> bool:
+        """True when the task is RUNNING at ``attempt`` (one read; see start_task for the
+        fenced transition). Celery deliveries are started at bind time, so a worker only
+        needs this check before running a message."""
+        current: bool = await self._run(operations.is_current(self._ctx, task_id, attempt))
+        return current
+
     async def start_task(self, task_id: str, attempt: int) -> TransitionResult:
         result: TransitionResult = await self._run(operations.start(self._ctx, task_id, attempt))
         return result
