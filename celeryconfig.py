@@ -49,4 +49,7 @@ redbeat_key_prefix = _keys.celery.redbeat_prefix
 redbeat_lock_timeout = _settings.celery.beat_lock_timeout
 beat_max_loop_interval = _settings.celery.beat_max_loop_interval
 beat_schedule = build_beat_schedule(_settings)
+# Our workers consume their own queue (added by the bootstep) and this one, never Celery's
+# shared "celery" queue: a plain apply_async on this app, and beat's tasks, land here.
+task_default_queue = _keys.celery.maintenance_queue
 task_routes = {"coord.maintenance.*": {"queue": _keys.celery.maintenance_queue}}

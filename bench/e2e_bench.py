@@ -1,8 +1,10 @@
 """End to end: plain Celery 5 vs this system on one machine and one Redis.
 
-Each side: one worker, concurrency 2, the same no-op task, 10,000 tasks; then 200 tasks of
-mixed priority queued behind a busy worker, counting priority inversions; then (ours) the
-seconds from SIGKILL of a busy worker until its task starts on another worker.
+Each side: one worker, concurrency 2, the same no-op task, 10,000 tasks per round; rounds
+alternate between the sides (five each, the median counts) so the machine's drift hits both
+alike. Then 200 tasks of mixed priority queued behind a busy worker, counting priority
+inversions; then (ours) the seconds from SIGKILL of a busy worker until its task starts on
+another worker.
 Usage: .venv/bin/python bench/e2e_bench.py [--tasks 10000]
 """
 
@@ -14,6 +16,7 @@ import json
 import os
 import random
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -87,86 +90,120 @@ def base_env(url: str) -> dict[str, str]:
     return env
 
 
-def plain_side(url: str, n: int, log_dir: Path) -> dict[str, float]:
-    os.environ["BENCH_REDIS_URL"] = url
-    from bench.plain_celery_app import app, noop, record, sleep
+class PlainSide:
+    """Plain Celery: apply_async to one shared queue, no scheduling layer."""
 
-    r = redis.Redis.from_url(url)
-    procs = Procs(base_env(url), log_dir)
-    cmd = [sys.executable, "-m", "celery", "-A", "bench.plain_celery_app", "worker", "-c", str(CONCURRENCY),
-           "-P", "prefork", "-E", "--without-gossip", "--without-mingle", "-n", "plain@bench"]  # fmt: skip
-    procs.start("plain-worker", cmd)
-    try:
-        noop.apply_async()
-        wait_until(lambda: r.get("bench:plain:done"), 60, "plain worker ready")
-        r.delete("bench:plain:done")
+    name = "plain Celery 5"
+
+    def __init__(self, url: str, procs: Procs):
+        os.environ["BENCH_REDIS_URL"] = url
+        from bench import plain_celery_app
+
+        self.mod = plain_celery_app
+        self.r = redis.Redis.from_url(url)
+        self.procs = procs
+
+    def start(self) -> None:
+        cmd = [sys.executable, "-m", "celery", "-A", "bench.plain_celery_app", "worker",
+               "-c", str(CONCURRENCY), "-P", "prefork", "-E", "--without-gossip",
+               "--without-mingle", "-n", "plain@bench"]  # fmt: skip
+        self.procs.start("plain-worker", cmd)
+        self.mod.noop.apply_async()
+        wait_until(lambda: self.r.get("bench:plain:done"), 60, "plain worker ready")
+
+    def throughput(self, n: int) -> float:
+        base = int(self.r.get("bench:plain:done") or 0)
         began = time.perf_counter()
-        with app.producer_or_acquire() as producer:
+        with self.mod.app.producer_or_acquire() as producer:
             for _ in range(n):
-                noop.apply_async(producer=producer)
-        wait_until(lambda: int(r.get("bench:plain:done") or 0) >= n, 600, "plain tasks")
-        elapsed = time.perf_counter() - began
-        # Inversions: a busy worker, then mixed priorities (Celery: 0 is the highest).
-        sleep.apply_async(args=[1.0], priority=0)
-        sleep.apply_async(args=[1.0], priority=0)
-        time.sleep(0.3)  # let both sleepers be taken before the mixed batch lands
-        rng = random.Random(7)
-        prios = [rng.randint(0, 9) for _ in range(INVERSION_TASKS)]
-        with app.producer_or_acquire() as producer:
+                self.mod.noop.apply_async(producer=producer)
+        wait_until(lambda: int(self.r.get("bench:plain:done") or 0) - base >= n, 600, "plain")
+        return n / (time.perf_counter() - began)
+
+    def priority_order(self, prios: list[int]) -> list[int]:
+        """Both slots busy, then the mixed batch (Celery: 0 is the highest priority)."""
+        self.mod.sleep.apply_async(args=[1.0], priority=0)
+        self.mod.sleep.apply_async(args=[1.0], priority=0)
+        time.sleep(0.3)  # Celery gives no start signal: let both sleepers be taken first
+        with self.mod.app.producer_or_acquire() as producer:
             for p in prios:
-                record.apply_async(args=[p], priority=9 - p, producer=producer)
-        wait_until(lambda: r.llen("bench:plain:order") >= INVERSION_TASKS, 120, "plain order")
-        order = [json.loads(x) for x in r.lrange("bench:plain:order", 0, -1)]
-        return {
-            "tasks_per_s": n / elapsed,
-            "inversions": inversions(order),
-            "beyond_window": inversions(order, CONCURRENCY),
-        }
-    finally:
-        procs.stop_all()
+                self.mod.record.apply_async(args=[p], priority=9 - p, producer=producer)
+        wait_until(lambda: self.r.llen("bench:plain:order") >= len(prios), 120, "plain order")
+        return [json.loads(x) for x in self.r.lrange("bench:plain:order", 0, -1)]
 
 
-def ours_side(url: str, n: int, log_dir: Path) -> dict[str, float]:
-    from coordination.scheduler import SyncTaskScheduler
+class OursSide:
+    """This system: submit to the scheduler; workers take tasks from their own queues."""
 
-    settings = Settings.load(
-        redis={"url": url, "key_prefix": PREFIX}, scheduler={"default_strategy": "priority"}
-    )
-    scheduler = SyncTaskScheduler(settings)
-    r = redis.Redis.from_url(url)
-    procs = Procs(base_env(url), log_dir)
-    procs.start("w1", celery_command(*worker_args("w1@bench", CONCURRENCY, loglevel="WARNING")))
-    try:
-        wait_until(lambda: scheduler.list_workers(), 60, "our worker ready")
-        warm = scheduler.submit_task(task_name="bench.noop")
-        scheduler.wait_for_task(warm, 60)
+    name = "coordination"
+
+    def __init__(self, url: str, procs: Procs):
+        from coordination.scheduler import SyncTaskScheduler
+
+        settings = Settings.load(
+            redis={"url": url, "key_prefix": PREFIX}, scheduler={"default_strategy": "priority"}
+        )
+        self.scheduler = SyncTaskScheduler(settings)
+        self.r = redis.Redis.from_url(url)
+        self.procs = procs
         # Poll one counter, as the plain side does (the full stats call costs more).
-        stats_key = Keys(PREFIX).scheduler.stats()
-        base = int(r.hget(stats_key, "completed") or 0)
+        self.completed_key = Keys(PREFIX).scheduler.stats()
+
+    def start(self) -> None:
+        args = worker_args("w1@bench", CONCURRENCY, loglevel="WARNING")
+        self.procs.start("w1", celery_command(*args))
+        wait_until(lambda: self.scheduler.list_workers(), 60, "our worker ready")
+        self.scheduler.wait_for_task(self.scheduler.submit_task(task_name="bench.noop"), 60)
+
+    def completed(self) -> int:
+        return int(self.r.hget(self.completed_key, "completed") or 0)
+
+    def throughput(self, n: int) -> float:
+        base = self.completed()
         began = time.perf_counter()
         for start in range(0, n, 500):
-            scheduler.submit_tasks(
-                [{"task_name": "bench.noop"} for _ in range(min(500, n - start))]
-            )
-        wait_until(lambda: int(r.hget(stats_key, "completed") or 0) - base >= n, 600, "our tasks")
-        elapsed = time.perf_counter() - began
-        # Inversions: fill both slots, then the same mixed batch (ours: higher number first).
-        scheduler.submit_tasks([{"task_name": "bench.sleep", "args": [1.0], "priority": 9}] * 2)
-        wait_until(lambda: r.llen("{bench}:bench:starts") >= 2, 30, "sleepers running")
+            self.scheduler.submit_tasks([{"task_name": "bench.noop"}] * min(500, n - start))
+        wait_until(lambda: self.completed() - base >= n, 600, "ours")
+        return n / (time.perf_counter() - began)
+
+    def priority_order(self, prios: list[int]) -> list[int]:
+        """Both slots busy, then the same mixed batch (ours: higher number first)."""
+        self.scheduler.submit_tasks(
+            [{"task_name": "bench.sleep", "args": [1.0], "priority": 9}] * 2
+        )
+        wait_until(lambda: self.r.llen("{bench}:bench:starts") >= 2, 30, "sleepers running")
+        batch = [{"task_name": "bench.record", "args": [p], "priority": p} for p in prios]
+        self.scheduler.submit_tasks(batch)
+        wait_until(lambda: self.r.llen("{bench}:bench:order") >= len(prios), 120, "our order")
+        return [json.loads(x) for x in self.r.lrange("{bench}:bench:order", 0, -1)]
+
+
+def measure(url: str, n: int, rounds: int, log_dir: Path) -> dict[str, dict[str, Any]]:
+    """Both workers up; throughput rounds alternate between the sides, so drift in the
+    machine's speed hits both alike; the median of each side counts."""
+    procs = Procs(base_env(url), log_dir)
+    plain, ours = PlainSide(url, procs), OursSide(url, procs)
+    try:
+        plain.start()
+        ours.start()
+        rates: dict[str, list[float]] = {"plain": [], "ours": []}
+        for _ in range(rounds):
+            rates["plain"].append(plain.throughput(n))
+            rates["ours"].append(ours.throughput(n))
         rng = random.Random(7)
         prios = [rng.randint(0, 9) for _ in range(INVERSION_TASKS)]
-        scheduler.submit_tasks(
-            [{"task_name": "bench.record", "args": [p], "priority": p} for p in prios]
-        )
-        wait_until(lambda: r.llen("{bench}:bench:order") >= INVERSION_TASKS, 120, "our order")
-        order = [json.loads(x) for x in r.lrange("{bench}:bench:order", 0, -1)]
-        recovery = recovery_seconds(scheduler, procs, r)
-        return {
-            "tasks_per_s": n / elapsed,
-            "inversions": inversions(order),
-            "beyond_window": inversions(order, CONCURRENCY),
-            "recovery_s": recovery,
-        }
+        out: dict[str, dict[str, Any]] = {}
+        for key, side in (("plain", plain), ("ours", ours)):
+            order = side.priority_order(prios)
+            out[key] = {
+                "tasks_per_s": statistics.median(rates[key]),
+                "rates": rates[key],
+                "inversions": inversions(order),
+                "beyond_window": inversions(order, CONCURRENCY),
+            }
+        procs.kill("plain-worker", signal.SIGTERM)
+        out["ours"]["recovery_s"] = recovery_seconds(ours.scheduler, procs, ours.r)
+        return out
     finally:
         procs.stop_all()
 
@@ -190,13 +227,14 @@ def recovery_seconds(scheduler: Any, procs: Procs, r: redis.Redis) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--tasks", type=int, default=10_000)
+    parser.add_argument("--rounds", type=int, default=5, help="throughput rounds per side (median)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         server = RedisServer(Path(tmp) / "redis")
         server.start()
         try:
-            plain = plain_side(server.url, args.tasks, Path(tmp))
-            ours = ours_side(server.url, args.tasks, Path(tmp))
+            result = measure(server.url, args.tasks, args.rounds, Path(tmp))
+            plain, ours = result["plain"], result["ours"]
         finally:
             server.stop()
     settings = Settings.load()
@@ -224,6 +262,10 @@ def main() -> None:
         f"{ours['recovery_s']:.2f} s",
     )
     Console().print(table)
+    print(
+        "rounds (tasks/s):",
+        {"plain": [round(x) for x in plain["rates"]], "ours": [round(x) for x in ours["rates"]]},
+    )
     print(
         f"target: ratio >= 1.0, recovery <= worker_ttl + 1 = {settings.scheduler.worker_ttl + 1:.0f} s"
     )

@@ -7,6 +7,7 @@ Each file must start with a comment header naming its KEYS and ARGV.
 
 from __future__ import annotations
 
+import hashlib
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,11 @@ def _check_header(name: str, source: str) -> None:
     text = "\n".join(header)
     if "KEYS" not in text or "ARGV" not in text:
         raise ScriptError(f"lua/{name}.lua: header must document KEYS and ARGV")
+
+
+@cache
+def script_sha(name: str) -> str:
+    return hashlib.sha1(script_source(name).encode()).hexdigest()
 
 
 @cache
@@ -74,6 +80,39 @@ class Scripts:
             raise
         except ResponseError as exc:
             raise ScriptError(f"{name}: {exc}") from exc
+
+    def queue(self, pipe: Any, name: str, keys: list[str], args: list[Any]) -> None:
+        """Queue ``name`` on a pipeline as a bare EVALSHA. Unlike a redis-py Script in a
+        pipeline, this costs no SCRIPT EXISTS round trip per execute; the caller runs the
+        pipeline with raise_on_error=False and hands the replies to ``settle``."""
+        pipe.evalsha(script_sha(name), len(keys), *keys, *args)
+
+    def settle(
+        self, replies: list[Any], calls: list[tuple[str, list[str], list[Any]] | None]
+    ) -> list[Any]:
+        """Replies of a pipeline built with ``queue``: an entry that met NOSCRIPT (after
+        SCRIPT FLUSH or a restart) is run again on its own, which loads the script; any other
+        error is raised. ``calls`` holds (name, keys, args) per entry, None for plain commands."""
+        out = list(replies)
+        for i, reply in enumerate(out):
+            call = calls[i]
+            if call is not None and isinstance(reply, NoScriptError):
+                out[i] = self.call(*call)
+            elif isinstance(reply, ResponseError):
+                raise ScriptError(f"{call[0] if call else 'command'}: {reply}") from reply
+        return out
+
+    async def asettle(
+        self, replies: list[Any], calls: list[tuple[str, list[str], list[Any]] | None]
+    ) -> list[Any]:
+        out = list(replies)
+        for i, reply in enumerate(out):
+            call = calls[i]
+            if call is not None and isinstance(reply, NoScriptError):
+                out[i] = await self.acall(*call)
+            elif isinstance(reply, ResponseError):
+                raise ScriptError(f"{call[0] if call else 'command'}: {reply}") from reply
+        return out
 
     async def acall(self, name: str, keys: list[str], args: list[Any], client: Any = None) -> Any:
         """Run ``name`` (asyncio)."""

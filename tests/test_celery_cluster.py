@@ -149,6 +149,23 @@ def test_sigkill_worker_task_completes_elsewhere_counted_once(
     assert stats["completed"] == 1
 
 
+def test_worker_restarted_under_its_name_requeues_its_predecessors_task(
+    cluster: Cluster, scheduler: SyncTaskScheduler
+) -> None:
+    """Killed and restarted within its TTL: the new process must not keep renewing the lease
+    of the task the dead one held (it would stay RUNNING forever); it runs it again."""
+    w1 = cluster.worker("w1", concurrency=1)
+    task_id = scheduler.submit_task(task_name="tests.sleep", args=[1, "orphan"])
+    wait_for(lambda: [r for r in runs(cluster) if r["tag"] == "start:orphan"], 10, "task start")
+    cluster.kill("w1")
+    cluster.worker("w1", concurrency=1, wait=False)  # same name, well within the 2 s TTL
+    info = scheduler.wait_for_task(task_id, timeout=30)
+    assert info.status is TaskStatus.COMPLETED
+    assert info.worker_id == w1
+    assert info.attempt == 2
+    assert [r["tag"] for r in runs(cluster)].count("start:orphan") == 2
+
+
 def test_beat_failover_within_lock_ttl(cluster: Cluster) -> None:
     from coordination.keys import Keys
     from coordination.redis_client import sync_client

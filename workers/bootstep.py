@@ -16,8 +16,10 @@ its pool has finished.
 from __future__ import annotations
 
 import logging
+import os
 import socket
 import threading
+import uuid
 from typing import Any, ClassVar
 
 from celery import bootsteps
@@ -25,7 +27,7 @@ from celery import bootsteps
 from coordination.errors import CoordinationError, NotFoundError
 from coordination.quantity import parse_resources
 from workers.context import WorkerContext, context
-from workers.dispatcher import DELIVERY, Dispatcher
+from workers.dispatcher import DELIVERY, INCARNATION_ENV, Dispatcher
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +74,9 @@ class CoordinationStep(bootsteps.StartStopStep):  # type: ignore[misc]
         self.worker_id = ""
         self.service_id = ""
         self.capacity = 1
+        # Runs before the pool forks: children inherit the token through the environment.
+        self.incarnation = uuid.uuid4().hex
+        os.environ[INCARNATION_ENV] = self.incarnation
 
     # -- lifecycle -----------------------------------------------------------------------
     def start(self, consumer: Any) -> None:
@@ -79,6 +84,9 @@ class CoordinationStep(bootsteps.StartStopStep):  # type: ignore[misc]
         self.worker_id = consumer.hostname
         self.capacity = int(consumer.controller.concurrency or 1)
         self.service_id = f"worker:{self.worker_id}"
+        # A predecessor under this name (killed, restarted within its TTL) may still hold
+        # bindings nobody runs: leaving first requeues them and drops its queue of messages.
+        ctx.scheduler.deregister_worker(self.worker_id)
         consumer.add_task_queue(ctx.keys.celery.worker_queue(self.worker_id))
         self.register(ctx)
         dispatcher = Dispatcher(consumer.app, ctx)
@@ -124,6 +132,7 @@ class CoordinationStep(bootsteps.StartStopStep):  # type: ignore[misc]
             resources=self.resources or None,
             ttl=ttl,
             delivery=DELIVERY,
+            incarnation=self.incarnation,
         )
         ctx.registry.register_service(
             service_name=WORKER_SERVICE,

@@ -13,6 +13,10 @@ from workers.context import WorkerContext
 
 TASK_ID_HEADER = "coord_task_id"
 ATTEMPT_HEADER = "coord_attempt"
+INCARNATION_HEADER = "coord_inc"
+# The worker process's incarnation token, set in the main process before the pool forks so
+# every child inherits it (deliberately outside the COORD_ settings namespace).
+INCARNATION_ENV = "COORDINATION_WORKER_INCARNATION"
 DELIVERY = "celery"
 
 

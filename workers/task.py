@@ -1,9 +1,8 @@
 """The task base class: users write ordinary Celery tasks; this reports them to the scheduler.
 
-A message enqueued by the binding script carries the scheduler's task id and attempt in its
-headers; the binding also started the task. Before running, the worker checks the attempt is
-still current (a stale message for an old attempt, or a cancelled or timed-out task, is
-skipped); afterwards success, failure, retry and timeout update the task record (fenced by
+A message enqueued by the binding script carries the scheduler's task id, attempt and the
+worker incarnation it was bound to; the binding also started the task. A message from an
+earlier incarnation is run only if its attempt is still current (one read); afterwards success, failure, retry and timeout update the task record (fenced by
 attempt), free the worker's slot and dispatch the next task in the same round trip. A message
 without our headers (a plain ``apply_async``) runs as ordinary Celery.
 """
@@ -12,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -20,7 +20,14 @@ from celery import Task
 from celery.exceptions import Ignore, SoftTimeLimitExceeded
 
 from workers.context import context
-from workers.dispatcher import ATTEMPT_HEADER, DELIVERY, TASK_ID_HEADER, Dispatcher
+from workers.dispatcher import (
+    ATTEMPT_HEADER,
+    DELIVERY,
+    INCARNATION_ENV,
+    INCARNATION_HEADER,
+    TASK_ID_HEADER,
+    Dispatcher,
+)
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +36,7 @@ log = logging.getLogger(__name__)
 class Scheduled:
     task_id: str
     attempt: int
+    incarnation: str = ""
 
 
 def scheduled_of(request: Any) -> Scheduled | None:
@@ -37,7 +45,8 @@ def scheduled_of(request: Any) -> Scheduled | None:
     attempt = headers.get(ATTEMPT_HEADER) or getattr(request, ATTEMPT_HEADER, None)
     if not task_id or attempt is None:
         return None
-    return Scheduled(str(task_id), int(attempt))
+    incarnation = headers.get(INCARNATION_HEADER) or getattr(request, INCARNATION_HEADER, "")
+    return Scheduled(str(task_id), int(attempt), str(incarnation or ""))
 
 
 def jsonable(value: Any) -> Any:
@@ -57,9 +66,12 @@ class CoordTask(Task):  # type: ignore[misc]
         if scheduled is None:
             return super().__call__(*args, **kwargs)
         scheduler = context().scheduler
-        # Delivery started the task at bind time; a message for an older attempt (its worker
-        # was declared dead meanwhile) or for a cancelled or timed-out task is skipped.
-        if not scheduler.is_current(scheduled.task_id, scheduled.attempt):
+        # Delivery started the task at bind time. A message bound to an earlier incarnation
+        # of this worker (restored by kombu, or left by a predecessor under the same name)
+        # may be stale: only those are checked, with one read, and skipped unless current.
+        if scheduled.incarnation != os.environ.get(INCARNATION_ENV) and not scheduler.is_current(
+            scheduled.task_id, scheduled.attempt
+        ):
             log.info("skipping stale %s attempt %s", scheduled.task_id, scheduled.attempt)
             raise Ignore()
         began = time.perf_counter()

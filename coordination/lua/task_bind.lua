@@ -48,13 +48,13 @@ end
 
 local function load_worker(id)
   local f = redis.call('HMGET', KEYS[4] .. id, 'cap', 'inflight', 'weight', 'queues', 'types',
-    'rcap', 'rused', 'drain', 'load', 'cw', 'exp', 'ttl', 'deliver')
+    'rcap', 'rused', 'drain', 'load', 'cw', 'exp', 'ttl', 'deliver', 'inc')
   if not f[1] then return nil end
   local w = {id = id, cap = tonumber(f[1]), inflight = tonumber(f[2]) or 0,
     weight = tonumber(f[3]) or 1, queues = {}, qlist = {}, types = nil, rcap = nil,
     rused = parse_res(f[7]), drain = f[8] == '1', load = tonumber(f[9]) or 0,
     cw = tonumber(f[10]) or 0, exp = tonumber(f[11]) or 0, ttl = tonumber(f[12]), dirty = false,
-    celery = f[13] == 'celery'}
+    celery = f[13] == 'celery', inc = f[14] or ''}
   for q in string.gmatch(f[4] or '', '[^,]+') do
     w.queues[q] = true
     w.qlist[#w.qlist + 1] = q
@@ -74,7 +74,7 @@ end
 -- The Celery protocol 2 message kombu's Redis transport expects on a queue list. The payload
 -- is stored as "[args,kwargs]", so the body is that array with Celery's embed appended.
 local EMBED = ',{"callbacks":null,"errbacks":null,"chain":null,"chord":null}]'
-local function celery_message(id, attempt, name, payload, timeout, queue)
+local function celery_message(id, attempt, name, payload, timeout, queue, inc)
   local limits = {cjson.null, cjson.null}
   if timeout then limits = {timeout + grace, timeout} end
   local headers = {lang = 'py', task = name, id = id, shadow = cjson.null, eta = cjson.null,
@@ -82,7 +82,7 @@ local function celery_message(id, attempt, name, payload, timeout, queue)
     timelimit = limits, root_id = id, parent_id = cjson.null,
     argsrepr = string.sub(payload, 1, 1024), kwargsrepr = '', origin = origin,
     ignore_result = true, replaced_task_nesting = 0, stamped_headers = cjson.null,
-    coord_task_id = id, coord_attempt = attempt}
+    coord_task_id = id, coord_attempt = attempt, coord_inc = inc}
   local properties = {correlation_id = id, reply_to = cjson.null, delivery_mode = 2,
     delivery_info = {exchange = '', routing_key = queue}, priority = 0,
     body_encoding = 'utf-8', delivery_tag = id .. '.' .. attempt}
@@ -187,7 +187,7 @@ local function bind(task, w, started)
   if mode ~= 'pull' and deliver == 'celery' then
     local queue = KEYS[13] .. w.id
     redis.call('LPUSH', queue, celery_message(task.id, attempt, task.name, task.payload,
-      task.timeout, queue))
+      task.timeout, queue, w.inc))
   end
   if mode == 'push' then
     -- only what an Assignment needs (a pull caller gets the whole task)

@@ -69,12 +69,24 @@ def _execute_sync(client: redis.Redis, scripts: Scripts, request: Request) -> An
     if not request.ops:
         return []
     pipe = client.pipeline(transaction=False)
+    calls = _queue(pipe, scripts, request)
+    return scripts.settle(pipe.execute(raise_on_error=False), calls)
+
+
+def _queue(
+    pipe: Any, scripts: Scripts, request: Batch
+) -> list[tuple[str, list[str], list[Any]] | None]:
+    """Queue a batch as bare EVALSHAs (no SCRIPT EXISTS round trip); NOSCRIPT is settled
+    afterwards by running the affected entries again on their own."""
+    calls: list[tuple[str, list[str], list[Any]] | None] = []
     for item in request.ops:
         if isinstance(item, Script):
-            scripts.call(item.name, item.keys, item.args, client=pipe)
+            scripts.queue(pipe, item.name, item.keys, item.args)
+            calls.append((item.name, item.keys, item.args))
         else:
             _untyped(pipe).execute_command(*item.args)
-    return pipe.execute()
+            calls.append(None)
+    return calls
 
 
 async def run_async(client: redis.asyncio.Redis, scripts: Scripts, op: Operation[T]) -> T:
@@ -95,9 +107,5 @@ async def _execute_async(client: redis.asyncio.Redis, scripts: Scripts, request:
     if not request.ops:
         return []
     pipe = client.pipeline(transaction=False)
-    for item in request.ops:
-        if isinstance(item, Script):
-            await scripts.acall(item.name, item.keys, item.args, client=pipe)
-        else:
-            _untyped(pipe).execute_command(*item.args)
-    return await pipe.execute()
+    calls = _queue(pipe, scripts, request)
+    return await scripts.asettle(await pipe.execute(raise_on_error=False), calls)

@@ -192,6 +192,7 @@ class WorkerSpec(BaseModel):
     resources: Mapping[str, str | int | float] | None = None
     ttl: Annotated[float, Field(gt=0, allow_inf_nan=False)] | None = None
     delivery: Literal["none", "celery"] = "none"
+    incarnation: Annotated[str, Field(max_length=128)] = ""
 
     @field_validator("queues", "task_types", mode="before")
     @classmethod

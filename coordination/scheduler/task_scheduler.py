@@ -237,16 +237,18 @@ class TaskScheduler(SchedulerBase):
         resources: Mapping[str, str | int | float] | None = None,
         ttl: float | None = None,
         delivery: str = "none",
+        incarnation: str = "",
     ) -> None:
         """Create or update a worker (inflight and resources in use are kept).
 
         ``delivery="celery"``: a push binding to this worker also enqueues the Celery message
         on the worker's own queue, in the same atomic step; "none": the caller hands
-        assignments over itself."""
+        assignments over itself. ``incarnation``: a token of the registering process that
+        each Celery message carries (see workers.task)."""
         await self._run(
             worker_ops.register(
                 self._ctx, worker_id=worker_id, capacity=capacity, weight=weight, queues=queues,
-                task_types=task_types, resources=resources, ttl=ttl, delivery=delivery,
+                task_types=task_types, resources=resources, ttl=ttl, delivery=delivery, incarnation=incarnation,
             )
         )  # fmt: skip
 

@@ -26,6 +26,7 @@ def register_request(ctx: Context, spec: WorkerSpec) -> Script:
         encode_resources(resources) if resources else "",
         int(ttl * 1000),
         spec.delivery,
+        spec.incarnation,
     ]
     return Script(
         "worker_register", [k.worker(spec.worker_id), k.workers(), k.worker_names()], args
