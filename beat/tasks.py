@@ -28,7 +28,7 @@ def lease_sweep() -> dict[str, Any]:
     """Requeue tasks of dead workers and unstarted bindings, promote due retries, dispatch."""
     ctx, ok = guarded("lease_sweep")
     if not ok:
-        return {"skipped": True}
+        return {"locked": True}
     requeued = ctx.scheduler.requeue_expired_leases()
     promoted = ctx.scheduler.promote_delayed_tasks()
     dispatched = Dispatcher(app, ctx).dispatch_once()
@@ -39,7 +39,7 @@ def lease_sweep() -> dict[str, Any]:
 def timeout_sweep() -> dict[str, Any]:
     ctx, ok = guarded("timeout_sweep")
     if not ok:
-        return {"skipped": True}
+        return {"locked": True}
     timed_out = ctx.scheduler.timeout_overdue_tasks()
     if timed_out:
         Dispatcher(app, ctx).dispatch_once()
@@ -50,7 +50,7 @@ def timeout_sweep() -> dict[str, Any]:
 def registry_cleanup() -> dict[str, Any]:
     ctx, ok = guarded("registry_cleanup")
     if not ok:
-        return {"skipped": True}
+        return {"locked": True}
     return dict(ctx.registry.cleanup())
 
 
@@ -70,7 +70,7 @@ async def _health_checks(ctx: WorkerContext) -> dict[str, Any]:
 def health_checks() -> dict[str, Any]:
     ctx, ok = guarded("health_checks")
     if not ok:
-        return {"skipped": True}
+        return {"locked": True}
     return asyncio.run(_health_checks(ctx))
 
 
@@ -78,7 +78,7 @@ def health_checks() -> dict[str, Any]:
 def container_health() -> dict[str, Any]:
     ctx, ok = guarded("container_health")
     if not ok:
-        return {"skipped": True}
+        return {"locked": True}
     from beat.containers import heal_containers
 
     return asyncio.run(heal_containers(ctx.settings))
@@ -88,7 +88,7 @@ def container_health() -> dict[str, Any]:
 def stats_snapshot() -> dict[str, Any]:
     ctx, ok = guarded("stats_snapshot")
     if not ok:
-        return {"skipped": True}
+        return {"locked": True}
     snapshot = {
         "time": ctx.redis.time()[0],
         "scheduler": ctx.scheduler.get_scheduler_stats(),
