@@ -214,6 +214,14 @@ def test_cancel_running_task(cluster: Cluster, scheduler: SyncTaskScheduler) -> 
     cluster.worker("w1", concurrency=1)
     task_id = scheduler.submit_task(task_name="tests.sleep", args=[20, "long"])
     wait_for(lambda: any(r["tag"] == "start:long" for r in runs(cluster)), 10, "task start")
+    # heartbeats report the live load: one running task on one slot
+    registry = SyncServiceRegistry(cluster.settings)
+    wait_for(
+        lambda: [s.load for s in registry.find_services(service_type="worker")] == [1.0],
+        10,
+        "the worker's heartbeat to report load 1.0",
+    )
+    assert [w.load for w in scheduler.list_workers()] == [1.0]
     result = scheduler.cancel_task(task_id)
     assert result.ok and result.previous is TaskStatus.RUNNING
     assert scheduler.get_task(task_id).status is TaskStatus.CANCELLED  # type: ignore[union-attr]

@@ -1,11 +1,14 @@
 """The worker bootstep: register, heartbeat, dispatch, drain and deregister.
 
-Runs in the worker's main process. On start it registers the worker as a scheduling target
-(capacity = pool concurrency, weight, queues, task types, resources) and as a service of type
-"worker" in the registry, starts consuming its own queue, and starts two threads:
+Runs in the worker's main process. On start it first deregisters its name (a predecessor
+killed and restarted within its TTL may still hold bindings: they are requeued and its queue
+of messages dropped), then registers the worker as a scheduling target (capacity = pool
+concurrency, weight, queues, task types, resources, delivery "celery", a fresh incarnation
+token) and as a service of type "worker" in the registry, consumes its own queue, and starts
+two threads:
 - heartbeat: every ``celery.heartbeat_interval`` renews the worker's expiry and its tasks'
-  leases, and the registry heartbeat with the live load; a worker the cluster forgot (TTL
-  passed) registers again;
+  leases, reporting its live load (running tasks / slots) to the scheduler and the registry;
+  a worker the cluster forgot (TTL passed) registers again;
 - dispatcher: wakes on 'work' events (a submit) or every ``celery.dispatch_interval``, runs
   the lease sweep and delayed promotion, and dispatches.
 Heartbeats run in a thread, not on the consumer's timer, so slow Redis I/O never delays
@@ -23,6 +26,7 @@ import uuid
 from typing import Any, ClassVar
 
 from celery import bootsteps
+from celery.worker import state as worker_state
 
 from coordination.errors import CoordinationError, NotFoundError
 from coordination.quantity import parse_resources
@@ -151,11 +155,17 @@ class CoordinationStep(bootsteps.StartStopStep):  # type: ignore[misc]
             },
         )
 
+    def live_load(self) -> tuple[float, int]:
+        """(running tasks / slots, running tasks) from Celery's own worker state."""
+        running = len(worker_state.active_requests)
+        return min(1.0, running / max(1, self.capacity)), running
+
     def heartbeat_once(self, ctx: WorkerContext) -> None:
         ttl = ctx.settings.scheduler.worker_ttl
+        load, running = self.live_load()
         try:
-            ctx.scheduler.worker_heartbeat(self.worker_id, ttl=ttl)
-            ctx.registry.update_heartbeat(self.service_id)
+            ctx.scheduler.worker_heartbeat(self.worker_id, load=load, ttl=ttl)
+            ctx.registry.update_heartbeat(self.service_id, load=load, connections=running)
         except NotFoundError:
             log.warning("worker %s was forgotten by the cluster; registering again", self.worker_id)
             self.register(ctx)
