@@ -109,7 +109,8 @@ class RedisSettings(_Section):
     @field_validator("url")
     @classmethod
     def _url(cls, url: str | None) -> str | None:
-        return None if url is None else validate_redis_url(url)
+        # An empty value (COORD_REDIS__URL=) means unset, as users blank a variable to unset it.
+        return None if not url else validate_redis_url(url)
 
     @field_validator("key_prefix")
     @classmethod
@@ -200,7 +201,7 @@ class CelerySettings(_Section):
     @field_validator("broker_url")
     @classmethod
     def _broker(cls, url: str | None) -> str | None:
-        return None if url is None else validate_redis_url(url)
+        return None if not url else validate_redis_url(url)
 
 
 class Settings(BaseSettings):

@@ -90,6 +90,11 @@ def test_invalid_env_value_names_the_key(monkeypatch: pytest.MonkeyPatch) -> Non
         Settings.load()
 
 
+def test_empty_url_means_unset(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COORD_REDIS__URL", "")
+    assert Settings.load().redis.url is None
+
+
 def test_missing_config_file_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigurationError, match="does not exist"):
         Settings.load(tmp_path / "nope.yaml")
