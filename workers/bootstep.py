@@ -84,14 +84,19 @@ class CoordinationStep(bootsteps.StartStopStep):  # type: ignore[misc]
 
     # -- lifecycle -----------------------------------------------------------------------
     def start(self, consumer: Any) -> None:
+        """Runs at process start, and again each time Celery restarts the consumer (after a
+        lost broker connection): only the first run cleans up and starts the threads."""
         ctx = context()
+        consumer.add_task_queue(ctx.keys.celery.worker_queue(consumer.hostname))
+        if self.threads:  # a consumer restart: register again (clears draining), keep going
+            self.safely(lambda: self.register(ctx))
+            return
         self.worker_id = consumer.hostname
         self.capacity = int(consumer.controller.concurrency or 1)
         self.service_id = f"worker:{self.worker_id}"
         # A predecessor under this name (killed, restarted within its TTL) may still hold
         # bindings nobody runs: leaving first requeues them and drops its queue of messages.
         ctx.scheduler.deregister_worker(self.worker_id)
-        consumer.add_task_queue(ctx.keys.celery.worker_queue(self.worker_id))
         self.register(ctx)
         dispatcher = Dispatcher(consumer.app, ctx)
         self.threads = [
@@ -110,7 +115,8 @@ class CoordinationStep(bootsteps.StartStopStep):  # type: ignore[misc]
         self.safely(dispatcher.dispatch_once)
 
     def stop(self, consumer: Any) -> None:
-        """Warm shutdown begins: take no new tasks; running ones finish and report."""
+        """Warm shutdown (or a consumer restart) begins: take no new tasks; running ones
+        finish and report. A restart registers again, which clears the draining flag."""
         if self.worker_id:
             self.safely(lambda: context().scheduler.set_worker_draining(self.worker_id, True))
 

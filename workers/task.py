@@ -2,9 +2,12 @@
 
 A message enqueued by the binding script carries the scheduler's task id, attempt and the
 worker incarnation it was bound to; the binding also started the task. A message from an
-earlier incarnation is run only if its attempt is still current (one read); afterwards success, failure, retry and timeout update the task record (fenced by
-attempt), free the worker's slot and dispatch the next task in the same round trip. A message
-without our headers (a plain ``apply_async``) runs as ordinary Celery.
+earlier incarnation, or one kombu redelivered (restored after a lost connection), runs only
+if its attempt is still current (one read). Afterwards success, failure, retry and timeout
+update the task record (fenced by attempt), free the worker's slot and dispatch the next
+task in the same round trip. Reports are retried through a Redis outage: a lost report would
+leave the task RUNNING behind a live worker's heartbeats. A message without our headers (a
+plain ``apply_async``) runs as ordinary Celery.
 """
 
 from __future__ import annotations
@@ -13,12 +16,14 @@ import json
 import logging
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from celery import Task
 from celery.exceptions import Ignore, SoftTimeLimitExceeded
 
+from coordination.errors import RedisUnavailableError
 from workers.context import context
 from workers.dispatcher import (
     ATTEMPT_HEADER,
@@ -30,6 +35,10 @@ from workers.dispatcher import (
 )
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+REPORT_RETRY_SECONDS = 300.0  # how long a finished task keeps trying to report through an outage
 
 
 @dataclass(frozen=True)
@@ -37,6 +46,11 @@ class Scheduled:
     task_id: str
     attempt: int
     incarnation: str = ""
+    redelivered: bool = False
+
+    def needs_check(self) -> bool:
+        """Only a foreign or redelivered message can be stale: fresh ones skip the read."""
+        return self.redelivered or self.incarnation != os.environ.get(INCARNATION_ENV)
 
 
 def scheduled_of(request: Any) -> Scheduled | None:
@@ -46,7 +60,25 @@ def scheduled_of(request: Any) -> Scheduled | None:
     if not task_id or attempt is None:
         return None
     incarnation = headers.get(INCARNATION_HEADER) or getattr(request, INCARNATION_HEADER, "")
-    return Scheduled(str(task_id), int(attempt), str(incarnation or ""))
+    delivery_info = getattr(request, "delivery_info", None) or {}
+    redelivered = bool(headers.get("redelivered") or delivery_info.get("redelivered"))
+    return Scheduled(str(task_id), int(attempt), str(incarnation or ""), redelivered)
+
+
+def report(call: Callable[[], T]) -> T:
+    """Run a report to the scheduler, retrying while Redis is unreachable (reports are fenced
+    by attempt, so a retry after a lost reply is refused harmlessly)."""
+    deadline = time.monotonic() + REPORT_RETRY_SECONDS
+    delay = 0.05
+    while True:
+        try:
+            return call()
+        except RedisUnavailableError:
+            if time.monotonic() > deadline:
+                raise
+            log.warning("Redis unreachable; retrying the task report in %.2f s", delay)
+            time.sleep(delay)
+            delay = min(delay * 2, 2.0)
 
 
 def jsonable(value: Any) -> Any:
@@ -67,10 +99,9 @@ class CoordTask(Task):  # type: ignore[misc]
             return super().__call__(*args, **kwargs)
         scheduler = context().scheduler
         # Delivery started the task at bind time. A message bound to an earlier incarnation
-        # of this worker (restored by kombu, or left by a predecessor under the same name)
-        # may be stale: only those are checked, with one read, and skipped unless current.
-        if scheduled.incarnation != os.environ.get(INCARNATION_ENV) and not scheduler.is_current(
-            scheduled.task_id, scheduled.attempt
+        # of this worker, or redelivered by kombu, may be stale: only those are checked.
+        if scheduled.needs_check() and not report(
+            lambda: scheduler.is_current(scheduled.task_id, scheduled.attempt)
         ):
             log.info("skipping stale %s attempt %s", scheduled.task_id, scheduled.attempt)
             raise Ignore()
@@ -80,22 +111,24 @@ class CoordTask(Task):  # type: ignore[misc]
         except Ignore:
             raise
         except SoftTimeLimitExceeded:
-            scheduler.timeout_task(scheduled.task_id, attempt=scheduled.attempt)
+            report(lambda: scheduler.timeout_task(scheduled.task_id, attempt=scheduled.attempt))
             self._dispatch_next()
             raise
         except Exception as exc:
-            scheduler.fail_task(
-                scheduled.task_id, f"{type(exc).__name__}: {exc}", attempt=scheduled.attempt
-            )
+            error = f"{type(exc).__name__}: {exc}"
+            report(lambda: scheduler.fail_task(scheduled.task_id, error, attempt=scheduled.attempt))
             self._dispatch_next()
             raise
         # Completing and refilling the freed slot (bind + enqueue) is one round trip.
-        scheduler.complete_and_dispatch(
-            scheduled.task_id,
-            execution_time=time.perf_counter() - began,
-            result=jsonable(result),
-            attempt=scheduled.attempt,
-            delivery=DELIVERY,
+        elapsed = time.perf_counter() - began
+        report(
+            lambda: scheduler.complete_and_dispatch(
+                scheduled.task_id,
+                execution_time=elapsed,
+                result=jsonable(result),
+                attempt=scheduled.attempt,
+                delivery=DELIVERY,
+            )
         )
         return result
 
@@ -106,8 +139,11 @@ class CoordTask(Task):  # type: ignore[misc]
         if scheduled is None:
             return super().retry(*args, exc=exc, **kwargs)
         error = f"{type(exc).__name__}: {exc}" if exc else "retry requested"
-        context().scheduler.fail_task(
-            scheduled.task_id, error, attempt=scheduled.attempt, retry=True
+        scheduler = context().scheduler
+        report(
+            lambda: scheduler.fail_task(
+                scheduled.task_id, error, attempt=scheduled.attempt, retry=True
+            )
         )
         self._dispatch_next()
         raise Ignore()

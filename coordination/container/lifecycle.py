@@ -6,6 +6,7 @@ thread (the docker SDK blocks) between the transitions.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 
@@ -199,7 +200,13 @@ async def pause(ctx: ContainerContext, cid: str) -> bool:
     info = await ctx.store.get(cid)
     runtime = await ctx.runtime_for(info)
     await ctx.store.transition(cid, S.PAUSED, epoch=info.epoch)
-    await asyncio.to_thread(runtime.pause, info.handle)
+    try:
+        await asyncio.to_thread(runtime.pause, info.handle)
+    except ContainerRuntimeError:
+        # Back to RUNNING: a PAUSED record is never health-checked, so an exit would go unseen.
+        with contextlib.suppress(InvalidTransitionError):
+            await ctx.store.transition(cid, S.RUNNING, from_=[S.PAUSED], epoch=info.epoch)
+        raise
     return True
 
 

@@ -22,6 +22,7 @@ logs a warning, rather than nothing. With no live instance at all it returns Non
 from __future__ import annotations
 
 import contextlib
+import math
 import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
@@ -42,8 +43,8 @@ def _discover_input(name: str, strategy: Strategy, key: str | None) -> DiscoverI
 
 
 def _outcome_op(ops: Ops, service_id: str, ok: bool, response_time: float | None) -> Op[bool]:
-    if response_time is not None and response_time < 0:
-        raise InvalidInputError("response_time", "must be >= 0 (milliseconds)")
+    if response_time is not None and not (math.isfinite(response_time) and response_time >= 0):
+        raise InvalidInputError("response_time", "must be a finite number >= 0 (milliseconds)")
     return ops.outcome(validate_id(service_id), ok, response_time)
 
 

@@ -28,6 +28,8 @@ from coordination.errors import InvalidInputError
 _NAME_RE = re.compile(r"^[^\s{}]{1,200}$")
 CheckMode = Literal["auto", "ttl"]
 Name = Annotated[str, Field(min_length=1, max_length=200)]
+# Scripts compute expiry in ms as Lua doubles and pass it to PEXPIREAT: keep it an exact integer.
+MAX_TTL_SECONDS = 10 * 365 * 86400.0
 
 
 def _check_name(value: str) -> str:
@@ -50,7 +52,7 @@ class Registration(_Input):
     health_check_url: str | None = None
     metadata: dict[str, Any] = Field(default_factory=dict)
     weight: Annotated[int, Field(ge=0, le=1_000_000)] = 1
-    ttl: Annotated[float, Field(gt=0)] | None = None
+    ttl: Annotated[float, Field(gt=0, le=MAX_TTL_SECONDS, allow_inf_nan=False)] | None = None
     tags: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field(default_factory=list)
     service_id: Name | None = None
     check: CheckMode = "auto"
@@ -100,7 +102,7 @@ class Registration(_Input):
 
 class HeartbeatInput(_Input):
     service_id: Name
-    load: Annotated[float, Field(ge=0)] | None = None
+    load: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = None
     connections: Annotated[int, Field(ge=0)] | None = None
 
 
