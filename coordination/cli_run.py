@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import socket
 import subprocess
@@ -52,7 +53,7 @@ def run_foreground(command: list[str], env: dict[str, str]) -> int:
 
 def worker(
     name: Annotated[
-        str | None, typer.Option(help="worker name (default: w-<host>-<n>@<host>)")
+        str | None, typer.Option(help="worker name, unique in the cluster (default: w<pid>@<host>)")
     ] = None,
     concurrency: Annotated[
         int | None, typer.Option("-c", "--concurrency", help="pool size = slots")
@@ -75,7 +76,7 @@ def worker(
     settings = load_settings()
     host = socket.gethostname()
     args = worker_args(
-        name or f"w-{int(time.time() * 1000) % 100000}@{host}",
+        name or f"w{os.getpid()}@{host}",
         concurrency or settings.celery.worker_concurrency,
         weight=weight,
         queues=[q for q in queues.split(",") if q],

@@ -71,7 +71,8 @@ class SchedulerKeys(_Section):
         return self._k("tleases")
 
     def unstarted(self) -> str:
-        """Bound but not yet started tasks, scored by start deadline (ms)."""
+        """Bound but not yet started tasks, scored by start deadline (ms); push bindings
+        without delivery only (pull and Celery-delivered bindings start at bind time)."""
         return self._k("tunstarted")
 
     def deadlines(self) -> str:

@@ -3,7 +3,8 @@
 -- KEYS[3] queue fifo zset base "{p}:tqf:" KEYS[4] worker hash base "{p}:tw:"
 -- KEYS[5] worker task set base "{p}:twt:" (per-id keys are base .. id: same hash tag, same slot)
 -- KEYS[6] workers zset (score = expiry ms)  KEYS[7] worker names zset (score 0, byte order)
--- KEYS[8] leases zset  KEYS[9] unstarted zset  KEYS[10] deadlines zset  KEYS[11] stats hash
+-- KEYS[8] leases zset  KEYS[9] unstarted zset (start deadlines of bindings not started at
+--   once)  KEYS[10] deadlines zset  KEYS[11] stats hash
 -- KEYS[12] round robin cursor (id of the worker chosen last)
 -- KEYS[13] Celery worker queue base "{p}.w." (a worker's queue list is base .. worker id)
 -- ARGV[1] mode: push (any fitting worker, up to limit) | pull (ARGV[9] only) | cas (ARGV[10] to ARGV[9])
@@ -11,8 +12,9 @@
 -- ARGV[4] limit   ARGV[5] max concurrent RUNNING tasks   ARGV[6] lease ms ("" = the worker's ttl)
 -- ARGV[7] start timeout ms
 -- ARGV[8] scan limit (unfitting tasks skipped before giving up)   ARGV[9] worker id (pull, cas)
--- ARGV[10] task id (cas)   ARGV[11] pull: ttl ms to register an unknown worker implicitly ("" = no);
---   cas: "start" to start the task at once (the caller executes it)
+-- ARGV[10] task id (cas)   ARGV[11] pull: ttl ms to register an unknown worker implicitly, or
+--   to renew an expired one ("" = no); cas: "start" to start the task at once (the caller
+--   executes it)
 -- ARGV[12] delivery: "celery" = consider only workers registered with delivery celery, and
 --   enqueue each binding's Celery message (protocol 2) on the worker's queue in this same
 --   step, so binding and handing over cannot be separated by a crash (such a binding is
@@ -22,8 +24,9 @@
 -- Returns: {reason, task1, task2, ...}, each task a flat field/value list after binding
 --   (push: the fields of an Assignment; pull and cas: the whole task hash).
 --   reason: ok | max_concurrent | no_worker | task_gone | no_fit
--- A pull binding is also started (the caller is the executor); a push/cas binding must be
--- started (task_lifecycle start) before the start timeout or the lease sweep requeues it.
+-- Pull bindings, cas bindings with "start" and celery deliveries are started at once (start
+-- time, timeout deadline); any other push/cas binding must be started (task_lifecycle start)
+-- before the start timeout (KEYS[9]) or the lease sweep requeues it.
 local mode, order, choice = ARGV[1], ARGV[2], ARGV[3]
 local limit, maxc = tonumber(ARGV[4]), tonumber(ARGV[5])
 local lease_ms, start_ms, scan = tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])

@@ -8,11 +8,13 @@
 -- KEYS[14] workers zset (expiry)  KEYS[15] worker names zset  KEYS[16] queue names set
 -- KEYS[17] waiter flag base "{p}:twaiting:" (notify is pushed only while someone waits)
 -- KEYS[18] Celery worker queue base "{p}.w.": a dead or deregistered worker's queue is
---   deleted with the requeue of its tasks, so no stale message outlives it
+--   deleted with the requeue of its tasks (and when a long-dead worker is purged), so no
+--   stale message outlives it
 -- (per-id keys are base .. id: same hash tag, same slot)
 -- ARGV[1] op   ARGV[2] task ttl ms (finished tasks, indexes)   ARGV[3] notify list ttl ms
 -- ARGV[4..] by op:
---   start: id, attempt              complete: id, attempt|"", execution seconds|"", result|""
+--   start: id, attempt (a no-op success when already started: pull and celery bindings)
+--   complete: id, attempt|"", execution seconds|"", result|""
 --   complete_batch: n, then n x (id, attempt|"", execution seconds|"", result|"")
 --   fail: id, attempt|"", error, retry 0|1, backoff base ms, backoff max ms
 --   timeout: id, attempt|""         cancel: id, pub/sub channel|"" (not a key: a RUNNING task's
@@ -176,8 +178,7 @@ if op == 'start' then
   if not task.start then
     redis.call('HSET', task.key, 'start', now)
     redis.call('ZREM', KEYS[7], task.id)
-    local timeout = tonumber(redis.call('HGET', task.key, 'timeout'))
-    if timeout then redis.call('ZADD', KEYS[8], now + math.floor(timeout * 1000), task.id) end
+    if task.timeout then redis.call('ZADD', KEYS[8], now + math.floor(task.timeout * 1000), task.id) end
   end
   return reply(true, 'ok', task, 'running')
 
@@ -262,7 +263,7 @@ elseif op == 'requeue_expired' then
   local gone = redis.call('ZRANGEBYSCORE', KEYS[14], '-inf', now - tonumber(ARGV[5]), 'LIMIT', 0, limit)
   for _, wid in ipairs(gone) do
     if redis.call('SCARD', KEYS[5] .. wid) == 0 then
-      redis.call('DEL', KEYS[4] .. wid)
+      redis.call('DEL', KEYS[4] .. wid, KEYS[18] .. wid)
       redis.call('ZREM', KEYS[14], wid)
       redis.call('ZREM', KEYS[15], wid)
     end

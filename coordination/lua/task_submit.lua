@@ -5,7 +5,8 @@
 -- KEYS[7] queue names set   KEYS[8] idempotency key base "{p}:tidem:"
 -- ARGV[1] idempotency key ttl (ms)   ARGV[2] number of tasks n
 -- ARGV[3..] 12 fields per task: id, name, type, queue, priority, timeout seconds|"",
---   resources "name=amount,..."|"", payload JSON, max_retries, countdown ms|"", eta ms|"",
+--   resources "name=amount,..."|"", payload JSON "[args,kwargs]", max_retries, countdown ms|"",
+--   eta ms|"",
 --   idempotency key|""
 -- ARGV[3 + n*12] pub/sub channel that wakes the worker-side dispatchers ("" = none); it is
 --   not a key, so it is passed as an argument

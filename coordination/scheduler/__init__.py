@@ -1,7 +1,7 @@
 """Task scheduling: Redis priority queues, Lua binding with leases and fencing, policies.
 
 ``TaskScheduler`` (asyncio) and ``SyncTaskScheduler`` (sync) share one implementation.
-Priorities run from PRIORITY_MIN (-100) to PRIORITY_MAX (100); higher runs first.
+The priority range is documented in ``models``, the strategies in ``scheduling_policy``.
 """
 
 from coordination.enums import PolicyType, SchedulingStrategy, TaskStatus

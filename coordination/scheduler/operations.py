@@ -159,8 +159,11 @@ def is_current(ctx: Context, task_id: str, attempt: int) -> Operation[bool]:
     """True when the task is RUNNING at ``attempt``: one read, for an executor about to run a
     delivered message (a stale attempt, a cancelled or timed-out task is skipped)."""
     key = ctx.keys.task(codec.task_id(task_id))
+    if attempt is None:
+        raise InvalidInputError("attempt", "is_current needs the attempt it was given")
+    wanted = codec.attempt(attempt)
     status, current = yield Command(("HMGET", key, "status", "attempt"))
-    return bool(status == "running" and current is not None and int(current) == int(attempt))
+    return bool(status == "running" and current == wanted)
 
 
 def start(ctx: Context, task_id: str, attempt: int) -> Operation[TransitionResult]:
@@ -204,15 +207,17 @@ def complete_and_dispatch(
     delivery: Any = None,
 ) -> Operation[tuple[TransitionResult, list[Assignment]]]:
     """Complete a task and bind the work its freed slot allows, in one round trip (the
-    worker's hot path: the slot is refilled without a second call)."""
+    worker's hot path: the slot is refilled without a second call; a policy that runs in
+    Python needs more). Every input is checked before the completion is written."""
     done = complete_request(ctx, task_id, execution_time, result, attempt)
     deliver = _delivery(delivery)
+    limit = _limit(limit)
     order, choice, python_policy = _plan(ctx, policy, None)
     if python_policy is not None:
         outcome = codec.transition((yield done))
         assignments = yield from dispatch(ctx, policy, limit, None, delivery)
         return outcome, assignments
-    bind = ctx.bind("push", order, choice, _limit(limit), deliver=deliver)
+    bind = ctx.bind("push", order, choice, limit, deliver=deliver)
     replies = yield Batch((done, bind))
     _, bound = codec.bind_reply(replies[1])
     return codec.transition(replies[0]), [codec.assignment(h) for h in bound]

@@ -114,6 +114,8 @@ class SyncTaskScheduler(SchedulerBase):
         return current
 
     def start_task(self, task_id: str, attempt: int) -> TransitionResult:
+        """Mark a push binding made without delivery as started, fenced by ``attempt``
+        (idempotent; pull and Celery-delivered bindings are started at bind time)."""
         result: TransitionResult = self._run(operations.start(self._ctx, task_id, attempt))
         return result
 

@@ -8,9 +8,12 @@ with a ``TransitionResult`` saying why. Terminal states are final.
 
 Push form: ``dispatch()`` binds pending tasks to live workers with free slots; each bound task
 must be started (``start_task(task_id, attempt)``) within ``scheduler.start_timeout`` or the
-lease sweep requeues it. Pull form: ``get_next_task(worker_id)`` binds and starts one task for
-that worker; an unknown worker is registered implicitly with capacity 1, serving the
-``default`` queue, every task type and no resource limit (register it first for anything else).
+lease sweep requeues it. With ``delivery="celery"`` only workers registered with that delivery
+are considered, and the binding script itself enqueues each task's Celery message on the
+worker's queue and starts it (no ``start_task``; an executor may check ``is_current``). Pull form:
+``get_next_task(worker_id)`` binds and starts one task for that worker; an unknown worker is
+registered implicitly with capacity 1, serving the ``default`` queue, every task type and no
+resource limit (register it first for anything else).
 
 ``SyncTaskScheduler`` (``coordination.scheduler.sync_scheduler``) is the same API without
 ``await``; both run the same operations (``coordination.scheduler.operations``).
@@ -150,6 +153,8 @@ class TaskScheduler(SchedulerBase):
         return current
 
     async def start_task(self, task_id: str, attempt: int) -> TransitionResult:
+        """Mark a push binding made without delivery as started, fenced by ``attempt``
+        (idempotent; pull and Celery-delivered bindings are started at bind time)."""
         result: TransitionResult = await self._run(operations.start(self._ctx, task_id, attempt))
         return result
 
