@@ -73,14 +73,19 @@ def tasks(
     status: Annotated[TaskStatus | None, typer.Option(help="filter by status")] = None,
     queue: Annotated[str | None, typer.Option()] = None,
     limit: Annotated[int, typer.Option()] = 50,
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
 ) -> None:
     """List tasks."""
     from coordination.cli import load_settings
     from coordination.scheduler import SyncTaskScheduler
 
     rows = SyncTaskScheduler(load_settings()).list_tasks(status=status, queue=queue, limit=limit)
+    if as_json:
+        typer.echo(json.dumps([t.model_dump(mode="json") for t in rows], indent=2))
+        return
     table = Table(title=f"tasks ({len(rows)})")
-    for col in ("id", "name", "queue", "prio", "status", "attempt", "worker", "time (s)", "error"):
+    table.add_column("id", overflow="fold")  # ids are copied into other commands: never cut
+    for col in ("name", "queue", "prio", "status", "attempt", "worker", "time (s)", "error"):
         table.add_column(col)
     for t in rows:
         table.add_row(
@@ -95,6 +100,7 @@ def services(
     name: Annotated[str | None, typer.Option(help="service name")] = None,
     service_type: Annotated[str | None, typer.Option("--type")] = None,
     status: Annotated[ServiceStatus | None, typer.Option()] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
 ) -> None:
     """List registered service instances (workers included)."""
     from coordination.cli import load_settings
@@ -103,8 +109,12 @@ def services(
     found = SyncServiceRegistry(load_settings()).find_services(
         service_name=name, service_type=service_type, status=status
     )
+    if as_json:
+        typer.echo(json.dumps([s.model_dump(mode="json") for s in found], indent=2))
+        return
     table = Table(title=f"services ({len(found)})")
-    for col in ("id", "name", "type", "address", "status", "weight", "load", "conns"):
+    table.add_column("id", overflow="fold")
+    for col in ("name", "type", "address", "status", "weight", "load", "conns"):
         table.add_column(col)
     for s in found:
         address = f"{s.host}:{s.port}" if s.port else s.host
