@@ -21,7 +21,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -35,19 +34,11 @@ from rich.table import Table  # noqa: E402
 from coordination.config import Settings  # noqa: E402
 from coordination.keys import Keys  # noqa: E402
 from coordination.processes import celery_command, worker_args  # noqa: E402
+from tests.polling import wait_for as wait_until  # noqa: E402
 from tests.redis_server import RedisServer  # noqa: E402
 
 PREFIX = "bench"
 INVERSION_TASKS = 200
-
-
-def wait_until(predicate: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while not (value := predicate()):
-        if time.monotonic() > deadline:
-            raise TimeoutError(what)
-        time.sleep(0.01)
-    return value
 
 
 CONCURRENCY = 2

@@ -8,13 +8,13 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from coordination.config import Settings
 from coordination.processes import beat_args, celery_command, flower_args, worker_args
+from tests.polling import wait_for
 
 FAST_ENV = {
     # Fast failure detection for tests: heartbeat every 0.5 s, dead after 2 s.
@@ -28,19 +28,6 @@ FAST_ENV = {
     "COORD_SCHEDULER__START_TIMEOUT": "5",
     "COORD_CELERY__IMPORTS": json.dumps(["tests.celery_tasks"]),
 }
-
-
-def wait_for(
-    predicate: Callable[[], Any], timeout: float, what: str, interval: float = 0.05
-) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(interval)
 
 
 @dataclass

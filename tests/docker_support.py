@@ -154,16 +154,9 @@ def container_settings(redis_url: str, prefix: str, log_dir: Path, **container: 
 
 async def wait_for(check: Any, timeout: float = 20.0, interval: float = 0.05) -> Any:
     """Poll ``await check()`` until it returns something truthy, or fail after ``timeout``."""
-    import asyncio
+    from tests.polling import await_for  # here, not at the top: .ci/run runs this file as a script
 
-    end = time.monotonic() + timeout
-    while True:
-        value = await check()
-        if value:
-            return value
-        if time.monotonic() > end:
-            raise AssertionError(f"condition not met within {timeout}s (last: {value!r})")
-        await asyncio.sleep(interval)
+    return await await_for(check, timeout, interval=interval)
 
 
 def kill_behind_our_back(runtime: str, handle: str) -> None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -12,6 +10,7 @@ import pytest
 from coordination.config import Settings
 from coordination.redis_client import CoordRedis
 from coordination.registry import ServiceDiscovery, ServiceRegistry
+from tests.polling import await_for
 from tests.redis_server import RedisServer
 
 T = TypeVar("T")
@@ -57,14 +56,13 @@ async def wait_for(
     probe: Callable[[], Awaitable[T]], accept: Callable[[T], bool], timeout: float = 5.0
 ) -> T:
     """Poll ``probe`` until ``accept`` holds (deadline, never a fixed sleep as sync)."""
-    deadline = time.monotonic() + timeout
-    while True:
+
+    async def accepted() -> tuple[T] | None:
         value = await probe()
-        if accept(value):
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s; last value {value!r}")
-        await asyncio.sleep(0.005)
+        return (value,) if accept(value) else None
+
+    found: tuple[T] = await await_for(accepted, timeout, interval=0.005)
+    return found[0]
 
 
 def server_now(client: CoordRedis) -> float:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from coordination.keys import Keys
 from coordination.redis_client import CoordRedis
+from tests.polling import await_for
 
 
 class AwaitableSyncPool:
@@ -36,13 +35,4 @@ def snapshot(client: CoordRedis, keys: Keys) -> dict[str, Any]:
     return {k: readers[client.type(k)](k) for k in client.scan_iter(match=keys.pattern)}
 
 
-async def poll(check: Callable[[], Awaitable[Any]], timeout: float = 10.0) -> Any:
-    """Await ``check()`` until it returns something truthy, or fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = await check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s (last: {result!r})")
-        await asyncio.sleep(0.02)
+poll = await_for  # the shared deadline poll (tests.polling)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
@@ -11,6 +10,7 @@ import pytest
 from coordination.config import Settings
 from coordination.redis_client import CoordRedis
 from coordination.scheduler import SyncTaskScheduler, TaskScheduler
+from tests.polling import await_for, wait_for
 from tests.redis_server import RedisServer
 
 
@@ -43,26 +43,5 @@ def sync_sched(scheduler_settings: Callable[..., Settings]) -> Iterator[SyncTask
     scheduler.close()
 
 
-def poll(check: Callable[[], Any], timeout: float = 10.0, interval: float = 0.02) -> Any:
-    """Call ``check`` until it returns something truthy; fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s (last value {value!r})")
-        time.sleep(interval)
-
-
-async def apoll(check: Callable[[], Any], timeout: float = 10.0, interval: float = 0.02) -> Any:
-    import asyncio
-
-    deadline = time.monotonic() + timeout
-    while True:
-        value = await check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s (last value {value!r})")
-        await asyncio.sleep(interval)
+poll = wait_for  # the shared deadline polls (tests.polling)
+apoll = await_for
