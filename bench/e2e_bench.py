@@ -11,13 +11,11 @@ Usage: .venv/bin/python bench/e2e_bench.py [--tasks 10000]
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import random
 import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -33,7 +31,7 @@ from rich.table import Table  # noqa: E402
 
 from coordination.config import Settings  # noqa: E402
 from coordination.keys import Keys  # noqa: E402
-from coordination.processes import celery_command, worker_args  # noqa: E402
+from coordination.processes import ProcessGroup, celery_command, worker_args  # noqa: E402
 from tests.polling import wait_for as wait_until  # noqa: E402
 from tests.redis_server import RedisServer  # noqa: E402
 
@@ -52,26 +50,6 @@ def inversions(order: list[int], window: int = 1) -> int:
     return sum(1 for i in range(n) for j in range(i + window, n) if order[i] < order[j])
 
 
-class Procs:
-    def __init__(self, env: dict[str, str], log_dir: Path):
-        self.env, self.log_dir, self.procs = env, log_dir, {}  # type: ignore[var-annotated]
-
-    def start(self, name: str, command: list[str]) -> None:
-        log = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115
-        self.procs[name] = subprocess.Popen(
-            command, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-        )
-
-    def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.procs[name].pid, sig)
-        self.procs[name].wait()
-
-    def stop_all(self) -> None:
-        for name in list(self.procs):
-            self.kill(name, signal.SIGTERM)
-
-
 def base_env(url: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("COORD_")}
     env.update({"BENCH_REDIS_URL": url, "PYTHONPATH": str(ROOT), "COORD_REDIS__URL": url})
@@ -86,7 +64,7 @@ class PlainSide:
 
     name = "plain Celery 5"
 
-    def __init__(self, url: str, procs: Procs):
+    def __init__(self, url: str, procs: ProcessGroup):
         os.environ["BENCH_REDIS_URL"] = url
         from bench import plain_celery_app
 
@@ -128,7 +106,7 @@ class OursSide:
 
     name = "coordination"
 
-    def __init__(self, url: str, procs: Procs):
+    def __init__(self, url: str, procs: ProcessGroup):
         from coordination.scheduler import SyncTaskScheduler
 
         settings = Settings.load(
@@ -172,7 +150,7 @@ class OursSide:
 def measure(url: str, n: int, rounds: int, log_dir: Path) -> dict[str, dict[str, Any]]:
     """Both workers up; throughput rounds alternate between the sides, so drift in the
     machine's speed hits both alike; the median of each side counts."""
-    procs = Procs(base_env(url), log_dir)
+    procs = ProcessGroup(base_env(url), log_dir, own_sessions=True)
     plain, ours = PlainSide(url, procs), OursSide(url, procs)
     try:
         plain.start()
@@ -196,10 +174,10 @@ def measure(url: str, n: int, rounds: int, log_dir: Path) -> dict[str, dict[str,
         out["ours"]["recovery_s"] = recovery_seconds(ours.scheduler, procs, ours.r)
         return out
     finally:
-        procs.stop_all()
+        procs.stop()
 
 
-def recovery_seconds(scheduler: Any, procs: Procs, r: redis.Redis) -> float:
+def recovery_seconds(scheduler: Any, procs: ProcessGroup, r: redis.Redis) -> float:
     """SIGKILL the worker running a task; seconds until the task starts on another worker."""
     procs.start("w2", celery_command(*worker_args("w2@bench", CONCURRENCY, loglevel="WARNING")))
     wait_until(lambda: len(scheduler.list_workers()) == 2, 60, "second worker")

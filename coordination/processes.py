@@ -6,6 +6,7 @@ they all talk to the same server, embedded or configured.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -86,10 +87,15 @@ def beat_args(loglevel: str = "INFO") -> list[str]:
 
 @dataclass
 class ProcessGroup:
-    """Children started together and stopped together (SIGTERM, then SIGKILL after a grace)."""
+    """Children started together and stopped together (SIGTERM, then SIGKILL after a grace).
+
+    ``own_sessions``: each child leads a process group of its own, so ``kill`` and the end of
+    ``stop`` reach its pool processes too (as when a host dies), and nothing outlives it.
+    """
 
     env: dict[str, str]
     log_dir: Path | None = None
+    own_sessions: bool = False
     children: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
     def start(self, name: str, command: list[str]) -> subprocess.Popen[bytes]:
@@ -97,9 +103,25 @@ class ProcessGroup:
         if self.log_dir is not None:
             self.log_dir.mkdir(parents=True, exist_ok=True)
             out = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115 - owned by the child
-        proc = subprocess.Popen(command, env=self.env, stdout=out, stderr=subprocess.STDOUT)  # type: ignore[arg-type]
+        proc = subprocess.Popen(
+            command,
+            env=self.env,
+            stdout=out,  # type: ignore[arg-type]
+            stderr=subprocess.STDOUT,
+            start_new_session=self.own_sessions,
+        )
         self.children[name] = proc
         return proc
+
+    def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
+        """Signal one child (its whole group with own_sessions) and wait for it."""
+        proc = self.children[name]
+        with contextlib.suppress(ProcessLookupError):
+            if self.own_sessions:
+                os.killpg(proc.pid, sig)
+            else:
+                proc.send_signal(sig)
+        proc.wait()
 
     def exited(self) -> dict[str, int]:
         return {name: code for name, p in self.children.items() if (code := p.poll()) is not None}
@@ -115,3 +137,7 @@ class ProcessGroup:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+        if self.own_sessions:  # nothing of a group may outlive it
+            for proc in self.children.values():
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import signal
 import subprocess
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from coordination.config import Settings
-from coordination.processes import beat_args, celery_command, flower_args, worker_args
+from coordination.processes import (
+    ProcessGroup,
+    beat_args,
+    celery_command,
+    flower_args,
+    worker_args,
+)
 from tests.polling import wait_for
 
 FAST_ENV = {
@@ -35,7 +38,10 @@ class Cluster:
     settings: Settings
     log_dir: Path
     extra_env: dict[str, str] = field(default_factory=dict)
-    procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    group: ProcessGroup = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.group = ProcessGroup({}, self.log_dir, own_sessions=True)
 
     @property
     def env(self) -> dict[str, str]:
@@ -48,13 +54,9 @@ class Cluster:
         return env
 
     def _spawn(self, name: str, command: list[str]) -> subprocess.Popen[bytes]:
-        log = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115 - closed with the process
-        # Own process group: killing it takes the pool children too (like a host dying).
-        proc = subprocess.Popen(
-            command, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-        )
-        self.procs[name] = proc
-        return proc
+        # Own process groups: a kill takes the pool children too (like a host dying).
+        self.group.env = self.env  # extra_env may have changed since the last spawn
+        return self.group.start(name, command)
 
     def worker(self, name: str, concurrency: int = 1, *, wait: bool = True, **options: Any) -> str:
         worker_id = f"{name}@test"
@@ -82,26 +84,11 @@ class Cluster:
 
     def kill(self, name: str) -> None:
         """SIGKILL the process and its pool children at once."""
-        proc = self.procs[name]
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
+        self.group.kill(name)
 
     def log(self, name: str) -> str:
         path = self.log_dir / f"{name}.log"
         return path.read_text() if path.exists() else ""
 
     def stop(self) -> None:
-        for proc in self.procs.values():
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + 15
-        for proc in self.procs.values():
-            try:
-                proc.wait(max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-        for proc in self.procs.values():  # nothing of the group may outlive the test
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
+        self.group.stop(grace=15)
