@@ -9,8 +9,9 @@ two threads:
 - heartbeat: every ``celery.heartbeat_interval`` renews the worker's expiry and its tasks'
   leases, reporting its live load (running tasks / slots) to the scheduler and the registry;
   a worker the cluster forgot (TTL passed) registers again;
-- dispatcher: wakes on 'work' events (a submit) or every ``celery.dispatch_interval``, runs
-  the lease sweep and delayed promotion, and dispatches.
+- dispatcher: wakes on 'work' events (a submit) or every ``celery.dispatch_interval``,
+  dispatches, and runs the lease sweep and delayed promotion when it wins that interval's
+  cluster-wide lock (so N workers do not repeat the same sweep N times).
 Heartbeats run in a thread, not on the consumer's timer, so slow Redis I/O never delays
 message consumption. On warm shutdown the worker drains (no new tasks) and deregisters once
 its pool has finished.
@@ -28,6 +29,7 @@ from typing import Any, ClassVar
 from celery import bootsteps
 from celery.worker import state as worker_state
 
+from beat.locks import try_acquire
 from coordination.errors import CoordinationError, NotFoundError
 from coordination.quantity import parse_resources
 from workers.context import WorkerContext, context
@@ -36,6 +38,7 @@ from workers.dispatcher import DELIVERY, INCARNATION_ENV, Dispatcher
 log = logging.getLogger(__name__)
 
 WORKER_SERVICE = "celery-worker"
+SWEEP_LOCK = "lease_sweep"  # shared with beat's coord.maintenance.lease_sweep
 
 
 def parse_resource_option(raw: str | None) -> dict[str, str]:
@@ -194,8 +197,11 @@ class CoordinationStep(bootsteps.StartStopStep):  # type: ignore[misc]
                 while message is not None:  # coalesce a burst of events into one dispatch
                     self.handle_event(dispatcher, str(message.get("data", "")))
                     message = pubsub.get_message(timeout=0)
-                ctx.scheduler.requeue_expired_leases()
-                ctx.scheduler.promote_delayed_tasks()
+                # The sweeps are cluster-wide work: one process per interval does them (the
+                # lock beat's lease_sweep takes too), every worker still dispatches.
+                if try_acquire(ctx.redis, ctx.keys, SWEEP_LOCK, interval):
+                    ctx.scheduler.requeue_expired_leases()
+                    ctx.scheduler.promote_delayed_tasks()
                 dispatcher.dispatch_once()
             except Exception:
                 log.exception("dispatcher loop error; retrying")
