@@ -18,6 +18,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from coordination.config import Settings, mask_url
+from coordination.embedded import effective_url
 from coordination.errors import RedisUnavailableError
 
 _UNREACHABLE = (RedisConnectionError, RedisTimeoutError, OSError)
@@ -114,8 +115,6 @@ def _sentinel_args(settings: Settings) -> tuple[list[tuple[str, int]], dict[str,
 
 def sync_client(settings: Settings, url: str | None = None) -> CoordRedis:
     """A sync client for ``url`` (default: the resolved URL of the settings)."""
-    from coordination.embedded import effective_url
-
     kwargs = _connection_kwargs(settings)
     if settings.redis.sentinel.hosts and url is None:
         nodes, sentinel_kwargs = _sentinel_args(settings)
@@ -142,8 +141,6 @@ def sync_client(settings: Settings, url: str | None = None) -> CoordRedis:
 
 def async_client(settings: Settings, url: str | None = None) -> AsyncCoordRedis:
     """An asyncio client for ``url`` (default: the resolved URL of the settings)."""
-    from coordination.embedded import effective_url
-
     kwargs = _connection_kwargs(settings)
     if settings.redis.sentinel.hosts and url is None:
         nodes, sentinel_kwargs = _sentinel_args(settings)

@@ -12,10 +12,10 @@ from typing import Any
 from coordination.config import Settings
 from coordination.container.models import ResourceLimits
 from coordination.errors import InvalidInputError
-from coordination.keys import Keys
 from coordination.quantity import Quantity, format_quantity
-from coordination.redis_client import AsyncCoordRedis, async_client
-from coordination.resources import Allocation, AllocationResult, AsyncResourcePool, PoolStatus
+from coordination.redis_client import AsyncCoordRedis
+from coordination.resources import Allocation, AllocationResult, PoolStatus
+from coordination.resources.facade import PoolFacade
 
 POOL_NAME = "containers"
 
@@ -32,7 +32,7 @@ def describe(amounts: Mapping[str, int]) -> str:
     return ", ".join(f"{name}={format_quantity(name, v)}" for name, v in sorted(amounts.items()))
 
 
-class ResourceManager:
+class ResourceManager(PoolFacade):
     """Capacity (cpu, memory, gpu, custom) that containers draw from while they exist."""
 
     def __init__(
@@ -42,10 +42,7 @@ class ResourceManager:
         client: AsyncCoordRedis | None = None,
         pool_name: str = POOL_NAME,
     ):
-        self.settings = settings or Settings.load()
-        self._owns_client = client is None
-        self.client = client or async_client(self.settings)
-        self.pool = AsyncResourcePool(self.client, Keys(self.settings.redis.key_prefix), pool_name)
+        super().__init__(pool_name, settings, client=client)
 
     async def initialize(
         self, capacity: Mapping[str, Quantity] | None = None, *, keep_existing: bool = False
@@ -93,7 +90,3 @@ class ResourceManager:
             "available": describe(status.available),
         }
         return data
-
-    async def close(self) -> None:
-        if self._owns_client:
-            await self.client.aclose()

@@ -13,19 +13,18 @@ first, FIFO within a priority, smaller requests backfilled past a big one that d
 from __future__ import annotations
 
 from collections.abc import Mapping
-from types import TracebackType
 from typing import Any
 
 from coordination.config import Settings
-from coordination.keys import Keys
 from coordination.quantity import Quantity, format_quantity
-from coordination.redis_client import AsyncCoordRedis, async_client
-from coordination.resources import AllocationResult, AsyncResourcePool, PoolStatus
+from coordination.redis_client import AsyncCoordRedis
+from coordination.resources import AllocationResult, PoolStatus
+from coordination.resources.facade import PoolFacade
 
 POOL_NAME = "scheduler"
 
 
-class ResourceAllocator:
+class ResourceAllocator(PoolFacade):
     """Allocates the ``"scheduler"`` pool's capacity (cpu, memory, gpu, custom) to requests."""
 
     def __init__(
@@ -35,10 +34,7 @@ class ResourceAllocator:
         client: AsyncCoordRedis | None = None,
         pool_name: str = POOL_NAME,
     ):
-        self.settings = settings or Settings.load()
-        self._owns_client = client is None
-        self._client = client or async_client(self.settings)
-        self.pool = AsyncResourcePool(self._client, Keys(self.settings.redis.key_prefix), pool_name)
+        super().__init__(pool_name, settings, client=client)
 
     async def initialize(self, capacity: Mapping[str, Quantity]) -> dict[str, int]:
         """Set (or resize) total capacity, e.g. ``{"cpu": 16, "memory": "32Gi", "gpu": 4}``."""
@@ -84,21 +80,6 @@ class ResourceAllocator:
             "reclaimed": result.reclaimed,
             "granted": result.granted,
         }
-
-    async def close(self) -> None:
-        if self._owns_client:
-            await self._client.aclose()
-
-    async def __aenter__(self) -> ResourceAllocator:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
 
 
 def _human(status: PoolStatus) -> dict[str, dict[str, Any]]:
