@@ -5,7 +5,7 @@ worker incarnation it was bound to; the binding also started the task. A message
 earlier incarnation, or one kombu redelivered (restored after a lost connection), runs only
 if its attempt is still current (one read). Afterwards success, failure, retry and timeout
 update the task record (fenced by attempt), free the worker's slot and dispatch the next
-task in the same round trip. Reports are retried through a Redis outage: a lost report would
+task, each outcome in one round trip. Reports are retried through a Redis outage: a lost report would
 leave the task RUNNING behind a live worker's heartbeats. A message without our headers (a
 plain ``apply_async``) runs as ordinary Celery.
 """
@@ -31,7 +31,6 @@ from workers.dispatcher import (
     INCARNATION_ENV,
     INCARNATION_HEADER,
     TASK_ID_HEADER,
-    Dispatcher,
 )
 
 log = logging.getLogger(__name__)
@@ -111,15 +110,21 @@ class CoordTask(Task):  # type: ignore[misc]
         except Ignore:
             raise
         except SoftTimeLimitExceeded:
-            report(lambda: scheduler.timeout_task(scheduled.task_id, attempt=scheduled.attempt))
-            self._dispatch_next()
+            report(
+                lambda: scheduler.timeout_and_dispatch(
+                    scheduled.task_id, attempt=scheduled.attempt, delivery=DELIVERY
+                )
+            )
             raise
         except Exception as exc:
             error = f"{type(exc).__name__}: {exc}"
-            report(lambda: scheduler.fail_task(scheduled.task_id, error, attempt=scheduled.attempt))
-            self._dispatch_next()
+            report(
+                lambda: scheduler.fail_and_dispatch(
+                    scheduled.task_id, error, attempt=scheduled.attempt, delivery=DELIVERY
+                )
+            )
             raise
-        # Completing and refilling the freed slot (bind + enqueue) is one round trip.
+        # Every outcome and the refill of the freed slot (bind + enqueue) is one round trip.
         elapsed = time.perf_counter() - began
         report(
             lambda: scheduler.complete_and_dispatch(
@@ -141,15 +146,8 @@ class CoordTask(Task):  # type: ignore[misc]
         error = f"{type(exc).__name__}: {exc}" if exc else "retry requested"
         scheduler = context().scheduler
         report(
-            lambda: scheduler.fail_task(
-                scheduled.task_id, error, attempt=scheduled.attempt, retry=True
+            lambda: scheduler.fail_and_dispatch(
+                scheduled.task_id, error, attempt=scheduled.attempt, retry=True, delivery=DELIVERY
             )
         )
-        self._dispatch_next()
         raise Ignore()
-
-    def _dispatch_next(self) -> None:
-        try:
-            Dispatcher(self.app, context()).dispatch_once()
-        except Exception:  # the worker's dispatcher loop and beat are the safety net
-            log.exception("dispatch after task end failed")

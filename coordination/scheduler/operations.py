@@ -196,29 +196,26 @@ def complete(
     return codec.transition((yield complete_request(ctx, task_id, execution_time, result, attempt)))
 
 
-def complete_and_dispatch(
+def then_dispatch(
     ctx: Context,
     policy: SchedulingPolicy | None,
-    task_id: str,
-    execution_time: Any,
-    result: Any,
-    attempt: Any,
+    transition: Script,
     limit: int,
     delivery: Any = None,
 ) -> Operation[tuple[TransitionResult, list[Assignment]]]:
-    """Complete a task and bind the work its freed slot allows, in one round trip (the
-    worker's hot path: the slot is refilled without a second call; a policy that runs in
-    Python needs more). Every input is checked before the completion is written."""
-    done = complete_request(ctx, task_id, execution_time, result, attempt)
+    """Run a transition that frees a slot (complete, fail, timeout) and bind the work that
+    slot allows, in one round trip: the worker's path after every task refills its slot
+    without a second call (a policy that runs in Python needs more). Every input is checked
+    before anything is written."""
     deliver = _delivery(delivery)
     limit = _limit(limit)
     order, choice, python_policy = _plan(ctx, policy, None)
     if python_policy is not None:
-        outcome = codec.transition((yield done))
+        outcome = codec.transition((yield transition))
         assignments = yield from dispatch(ctx, policy, limit, None, delivery)
         return outcome, assignments
     bind = ctx.bind("push", order, choice, limit, deliver=deliver)
-    replies = yield Batch((done, bind))
+    replies = yield Batch((transition, bind))
     _, bound = codec.bind_reply(replies[1])
     return codec.transition(replies[0]), [codec.assignment(h) for h in bound]
 
@@ -240,19 +237,26 @@ def complete_many(ctx: Context, items: Iterable[Any]) -> Operation[list[Transiti
     return [codec.transition(r) for r in replies]
 
 
-def fail(
-    ctx: Context, task_id: str, error: Any, attempt: Any, retry: bool
-) -> Operation[TransitionResult]:
+def fail_request(ctx: Context, task_id: str, error: Any, attempt: Any, retry: bool) -> Script:
     base_ms = int(ctx.cfg.retry_backoff_base * 1000)
     max_ms = int(ctx.cfg.retry_backoff_max * 1000)
     args = (codec.task_id(task_id), codec.attempt(attempt), codec.error_text(error),
             "1" if retry else "0", base_ms, max_ms)  # fmt: skip
-    return codec.transition((yield ctx.life("fail", *args)))
+    return ctx.life("fail", *args)
+
+
+def fail(
+    ctx: Context, task_id: str, error: Any, attempt: Any, retry: bool
+) -> Operation[TransitionResult]:
+    return codec.transition((yield fail_request(ctx, task_id, error, attempt, retry)))
+
+
+def timeout_request(ctx: Context, task_id: str, attempt: Any) -> Script:
+    return ctx.life("timeout", codec.task_id(task_id), codec.attempt(attempt))
 
 
 def timeout(ctx: Context, task_id: str, attempt: Any) -> Operation[TransitionResult]:
-    args = (codec.task_id(task_id), codec.attempt(attempt))
-    return codec.transition((yield ctx.life("timeout", *args)))
+    return codec.transition((yield timeout_request(ctx, task_id, attempt)))
 
 
 def cancel(ctx: Context, task_id: str) -> Operation[TransitionResult]:

@@ -181,9 +181,38 @@ class TaskScheduler(SchedulerBase):
         delivery: str | None = None,
     ) -> tuple[TransitionResult, list[Assignment]]:
         """complete_task plus dispatch in one round trip; returns both results."""
-        op = operations.complete_and_dispatch(
-            self._ctx, self.policy, task_id, execution_time, result, attempt, limit, delivery
-        )
+        request = operations.complete_request(self._ctx, task_id, execution_time, result, attempt)
+        op = operations.then_dispatch(self._ctx, self.policy, request, limit, delivery)
+        outcome: tuple[TransitionResult, list[Assignment]] = await self._run(op)
+        return outcome
+
+    async def fail_and_dispatch(
+        self,
+        task_id: str,
+        error: Any,
+        *,
+        attempt: int | None = None,
+        retry: bool = True,
+        limit: int = 100,
+        delivery: str | None = None,
+    ) -> tuple[TransitionResult, list[Assignment]]:
+        """fail_task plus dispatch in one round trip; returns both results."""
+        request = operations.fail_request(self._ctx, task_id, error, attempt, retry)
+        op = operations.then_dispatch(self._ctx, self.policy, request, limit, delivery)
+        outcome: tuple[TransitionResult, list[Assignment]] = await self._run(op)
+        return outcome
+
+    async def timeout_and_dispatch(
+        self,
+        task_id: str,
+        *,
+        attempt: int | None = None,
+        limit: int = 100,
+        delivery: str | None = None,
+    ) -> tuple[TransitionResult, list[Assignment]]:
+        """timeout_task plus dispatch in one round trip; returns both results."""
+        request = operations.timeout_request(self._ctx, task_id, attempt)
+        op = operations.then_dispatch(self._ctx, self.policy, request, limit, delivery)
         outcome: tuple[TransitionResult, list[Assignment]] = await self._run(op)
         return outcome
 
