@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from beat.locks import try_acquire
@@ -17,44 +19,50 @@ from workers.dispatcher import Dispatcher
 log = logging.getLogger(__name__)
 SNAPSHOTS_KEPT = 1440
 
-
-def guarded(name: str) -> tuple[WorkerContext, bool]:
-    ctx = context()
-    return ctx, try_acquire(ctx.redis, ctx.keys, name, periods(ctx.settings)[name])
+Report = dict[str, Any]
 
 
-@app.task(name=f"{MAINTENANCE}.lease_sweep", ignore_result=True)
-def lease_sweep() -> dict[str, Any]:
+def maintenance(name: str) -> Callable[[Callable[[WorkerContext], Report]], Any]:
+    """Register ``fn(ctx)`` as the beat task ``coord.maintenance.<name>``, run only by the
+    caller that wins this period's lock (a second beat or a repeated send reports 'locked')."""
+
+    def register(fn: Callable[[WorkerContext], Report]) -> Any:
+        @app.task(name=f"{MAINTENANCE}.{name}", ignore_result=True)
+        @functools.wraps(fn)
+        def task() -> Report:
+            ctx = context()
+            if not try_acquire(ctx.redis, ctx.keys, name, periods(ctx.settings)[name]):
+                return {"locked": True}
+            return fn(ctx)
+
+        return task
+
+    return register
+
+
+@maintenance("lease_sweep")
+def lease_sweep(ctx: WorkerContext) -> Report:
     """Requeue tasks of dead workers and unstarted bindings, promote due retries, dispatch."""
-    ctx, ok = guarded("lease_sweep")
-    if not ok:
-        return {"locked": True}
     requeued = ctx.scheduler.requeue_expired_leases()
     promoted = ctx.scheduler.promote_delayed_tasks()
     dispatched = Dispatcher(app, ctx).dispatch_once()
     return {"requeued": len(requeued), "promoted": promoted, "dispatched": dispatched}
 
 
-@app.task(name=f"{MAINTENANCE}.timeout_sweep", ignore_result=True)
-def timeout_sweep() -> dict[str, Any]:
-    ctx, ok = guarded("timeout_sweep")
-    if not ok:
-        return {"locked": True}
+@maintenance("timeout_sweep")
+def timeout_sweep(ctx: WorkerContext) -> Report:
     timed_out = ctx.scheduler.timeout_overdue_tasks()
     if timed_out:
         Dispatcher(app, ctx).dispatch_once()
     return {"timed_out": len(timed_out)}
 
 
-@app.task(name=f"{MAINTENANCE}.registry_cleanup", ignore_result=True)
-def registry_cleanup() -> dict[str, Any]:
-    ctx, ok = guarded("registry_cleanup")
-    if not ok:
-        return {"locked": True}
+@maintenance("registry_cleanup")
+def registry_cleanup(ctx: WorkerContext) -> Report:
     return dict(ctx.registry.cleanup())
 
 
-async def _health_checks(ctx: WorkerContext) -> dict[str, Any]:
+async def _health_checks(ctx: WorkerContext) -> Report:
     registry = ServiceRegistry(ctx.settings)
     await registry.initialize()
     checker = HealthChecker(registry)
@@ -66,29 +74,20 @@ async def _health_checks(ctx: WorkerContext) -> dict[str, Any]:
         await registry.close()
 
 
-@app.task(name=f"{MAINTENANCE}.health_checks", ignore_result=True)
-def health_checks() -> dict[str, Any]:
-    ctx, ok = guarded("health_checks")
-    if not ok:
-        return {"locked": True}
+@maintenance("health_checks")
+def health_checks(ctx: WorkerContext) -> Report:
     return asyncio.run(_health_checks(ctx))
 
 
-@app.task(name=f"{MAINTENANCE}.container_health", ignore_result=True)
-def container_health() -> dict[str, Any]:
-    ctx, ok = guarded("container_health")
-    if not ok:
-        return {"locked": True}
-    from beat.containers import heal_containers
+@maintenance("container_health")
+def container_health(ctx: WorkerContext) -> Report:
+    from beat.containers import heal_containers  # Docker SDK only where containers are used
 
     return asyncio.run(heal_containers(ctx.settings))
 
 
-@app.task(name=f"{MAINTENANCE}.stats_snapshot", ignore_result=True)
-def stats_snapshot() -> dict[str, Any]:
-    ctx, ok = guarded("stats_snapshot")
-    if not ok:
-        return {"locked": True}
+@maintenance("stats_snapshot")
+def stats_snapshot(ctx: WorkerContext) -> Report:
     snapshot = {
         "time": ctx.redis.time()[0],
         "scheduler": ctx.scheduler.get_scheduler_stats(),
